@@ -1,0 +1,89 @@
+"""How a check names what it calls, and what comes back.
+
+Checks never hold student functions: they name them (`Own("backward_prop")`), name the
+reference collaborators handed to them (`Ref("sigmoid")`) and the kit procedures that chain
+them (`Procedure("train")`). An executor resolves the names where the student code lives (the
+notebook kernel, or a sandboxed worker) and returns plain float arrays, so the same checks
+run unchanged in both places.
+"""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Own:
+    """The student's function of this name (one of spec.FUNCTIONS)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference collaborator by name: see autograder.collaborators.REFERENCE."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A kit procedure that chains student functions: see autograder.procedures.PROCEDURES."""
+
+    name: str
+
+
+Target = Own | Procedure
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Stands in for a returned value that is not a number, an array or a list of them."""
+
+    description: str
+
+
+@dataclass
+class Returned:
+    """A call's result as plain data (float64 arrays, lists of them, Invalid leaves) and the
+    positions of the arguments the call modified in place."""
+
+    value: object
+    mutated: tuple[int, ...] = field(default=())
+
+
+class StudentError(Exception):
+    """The student code raised, timed out or could not be run; the message says which."""
+
+
+class Submission(Protocol):
+    """Somewhere student functions can be called by name."""
+
+    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
+        """Run target(*args) on copies of args; `poison` sets globals of the student's
+        namespace for the duration of the call (to catch reads of stale globals)."""
+        ...
+
+
+MAX_ITEMS = 10_000
+
+
+def to_plain(value, depth: int = 0):
+    """Convert a returned value into float64 arrays and lists of them, or Invalid leaves.
+
+    Only numbers, numpy arrays (and subclasses such as np.matrix), lists and tuples are
+    accepted; anything else becomes Invalid without its methods being called.
+    """
+    if isinstance(value, (bool, int, float, np.number, np.bool_)):
+        return np.array(float(value))
+    if isinstance(value, np.ndarray):
+        try:
+            return np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return Invalid(f"an array of {value.dtype} that is not numeric")
+    if isinstance(value, (list, tuple)) and depth < 3:
+        if len(value) > MAX_ITEMS:
+            return Invalid(f"a list of {len(value)} items")
+        return [to_plain(item, depth + 1) for item in value]
+    return Invalid("None" if value is None else f"a {type(value).__name__}")

@@ -1,0 +1,130 @@
+"""The nbgrader course at a folder: the real nbgrader CLI, and the gradebook through its API."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from . import spec
+
+
+class CourseError(Exception):
+    """A problem with the course folder, with a message that says how to fix it."""
+
+
+def course_root(path: Path | None = None) -> Path:
+    """The course root: the given folder or the current one, which must hold nbgrader_config.py."""
+    root = Path(path or os.getcwd()).resolve()
+    if not (root / "nbgrader_config.py").is_file():
+        raise CourseError(f"{root} has no nbgrader_config.py: run this from the course root "
+                          "(the folder with source/, release/ and nbgrader_config.py)")
+    return root
+
+
+def _bin() -> Path:
+    return Path(sys.executable).parent
+
+
+def _env() -> dict:
+    """nbgrader starts `alembic` and kernels by name: put this environment's bin/ first on PATH."""
+    return {**os.environ, "PATH": f"{_bin()}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the nbgrader CLI of this interpreter's environment in the course root.
+
+    nbgrader reads nbgrader_config.py only from the current directory, hence cwd=root.
+    """
+    result = subprocess.run([str(_bin() / "nbgrader"), *args], cwd=root, env=_env(), capture_output=True,
+                            text=True)
+    if check and result.returncode != 0:
+        raise CourseError(f"nbgrader {' '.join(args)} failed in {root} (exit {result.returncode}):\n"
+                          f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return result
+
+
+def release_path(root: Path) -> Path:
+    return root / "release" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb"
+
+
+def source_path(root: Path) -> Path:
+    return root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb"
+
+
+def generate_release(root: Path) -> Path:
+    """Regenerate release/ from source/ with `nbgrader generate_assignment --force`."""
+    nbgrader(root, "generate_assignment", spec.ASSIGNMENT, "--force")
+    return release_path(root)
+
+
+def submit(root: Path, student: str, nb: nbformat.NotebookNode,
+           extra_files: dict[str, str] | None = None) -> Path:
+    """Place a notebook (and files beside it) as submitted/<student>/<assignment>/."""
+    folder = root / "submitted" / student / spec.ASSIGNMENT
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{spec.NOTEBOOK}.ipynb")
+    for name, text in (extra_files or {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def autograde(root: Path, student: str | None = None, force: bool = True,
+              progress: bool = False) -> int:
+    """`nbgrader autograde` for the assignment (one student glob, or everyone); its exit code.
+
+    nbgrader exits 1 when any notebook could not be processed; the gradebook records which, so
+    that is not an error here. With progress, prints a line as each student starts.
+    """
+    args = [str(_bin() / "nbgrader"), "autograde", spec.ASSIGNMENT, *(["--force"] if force else [])]
+    args += ["--student", student] if student else []
+    total = len([p for p in (root / "submitted").glob(f"{student or '*'}/{spec.ASSIGNMENT}") if p.is_dir()])
+    with subprocess.Popen(args, cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        started = 0
+        for line in proc.stdout:
+            match = STUDENT_LINE.search(line)
+            if match and progress:
+                started += 1
+                print(f"  [{started}/{total}] {match.group(1)}", flush=True)
+    return proc.returncode
+
+
+STUDENT_LINE = re.compile(r"Creating/updating student with ID '([^']+)'")
+
+
+def coursedir(root: Path):
+    """nbgrader's CourseDirectory for the course, configured by its nbgrader_config.py."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return CourseDirectory(config=config)
+
+
+def read_scores(root: Path) -> dict[str, dict[str, float | None]]:
+    """Per student, per test cell grade_id, the score in the gradebook (None: not auto-graded)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores: dict[str, dict[str, float | None]] = {}
+    with Gradebook(coursedir(root).db_url) as gb:
+        for student in gb.students:
+            try:
+                submission = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student.id)
+            except MissingEntry:
+                continue
+            scores[student.id] = {
+                grade.name: (None if grade.needs_manual_grade and grade.auto_score is None else grade.score)
+                for grade in submission.grades}
+    return scores
+
+
+def export_csv(root: Path, target: Path) -> Path:
+    """`nbgrader export` to a CSV file."""
+    nbgrader(root, "export", "--to", str(target))
+    return target

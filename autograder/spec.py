@@ -1,0 +1,100 @@
+"""Every fact the grading depends on, in one place: cells, points, hidden inputs, tolerances.
+
+The notebook builder reads the cells and points from here, the hidden checks read their inputs
+and tolerances from here, and the kit's own grader writes scores under these grade_ids.
+"""
+
+from dataclasses import dataclass
+
+ASSIGNMENT = "backprop"
+NOTEBOOK = "backprop"
+
+# The five functions students write; each has one autograded-answer cell with this grade_id.
+FUNCTIONS = ("loss", "sigmoid", "forward_prop", "backward_prop", "compute_gradients")
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One autograded test cell of the notebook.
+
+    judges: the student functions whose mistakes may cost this cell its points; the
+    `test_<function>*` cells judge one function and feed it reference collaborators.
+    checks: ids of the hidden checks (autograder.checks) run in the cell's hidden block.
+    """
+
+    grade_id: str
+    points: int
+    judges: tuple[str, ...]
+    checks: tuple[str, ...] = ()
+
+
+TEST_CELLS = (
+    TestCell("test_loss_basic", 1, ("loss",)),
+    TestCell("test_loss_hidden", 2, ("loss",), ("loss_values", "loss_hygiene")),
+    TestCell("test_sigmoid_basic", 1, ("sigmoid",)),
+    TestCell("test_sigmoid_hidden", 2, ("sigmoid",),
+             ("sigmoid_values", "sigmoid_extremes", "sigmoid_hygiene")),
+    TestCell("test_forward_prop_xor", 1, ("forward_prop",), ("forward_prop_xor",)),
+    TestCell("test_forward_prop_hidden", 2, ("forward_prop",),
+             ("forward_prop_networks", "forward_prop_hygiene")),
+    TestCell("test_backward_prop_basic", 1, ("backward_prop",)),
+    TestCell("test_backward_prop_hidden", 3, ("backward_prop",),
+             ("backward_prop_networks", "backward_prop_no_global_hs", "backward_prop_hygiene")),
+    TestCell("test_compute_gradients_basic", 1, ("compute_gradients",)),
+    TestCell("test_compute_gradients_hidden", 3, ("compute_gradients",),
+             ("compute_gradients_networks", "compute_gradients_hygiene")),
+    TestCell("test_gradient_check", 4, FUNCTIONS, ("gradient_check",)),
+    TestCell("test_training", 4, FUNCTIONS, ("training",)),
+)
+
+TOTAL_POINTS = sum(cell.points for cell in TEST_CELLS)
+
+# Value comparisons between a student's array and the reference's. Different correct
+# formulas (1/(1+e^-z) vs (1+tanh(z/2))/2, loops vs matrix products) agree to ~1e-15
+# relative, except where a value is tiny and cancellation leaves ~1e-17 absolute error.
+RTOL = 1e-7
+ATOL = 1e-10
+
+# Networks the hidden checks run on: layer sizes [n_0, ..., n_L] and the activation, by name
+# of a reference collaborator (autograder.collaborators). Depth 1 to 4, non-square layers,
+# several outputs, and all three activations.
+NETWORKS = (
+    ((3, 1), "sigmoid"),
+    ((2, 2, 1), "sigmoid"),
+    ((3, 4, 2), "tanh"),
+    ((2, 5, 3, 2), "identity"),
+    ((4, 3, 5, 2, 3), "tanh"),
+    ((3, 2, 4, 1, 2), "sigmoid"),
+)
+NETWORK_SEED = 20181113  # the lecture's date
+
+# Gradient checking: centred differences (E(w + eps/2) - E(w - eps/2)) / eps in float64.
+# Their truncation error is ~eps^2 |E'''| / 24 ~ 1e-14 and their round-off ~1e-16 |E| / eps
+# ~ 1e-10, so a correct gradient agrees to a relative error ||a - n|| / (||a|| + ||n||) of
+# ~1e-9 at worst; the classic mistakes (a missing f'(z), an overwritten sum, a transposed W)
+# give relative errors of 1e-2 and more. 1e-6 sits well between the two.
+GRADCHECK_EPS = 1e-6
+GRADCHECK_TOL = 1e-6
+
+# Deterministic training run: batch gradient descent on noisy XOR, compared step by step
+# with the reference's trajectory. Small enough to take ~30 ms on the reference.
+TRAINING_SAMPLES = 16
+TRAINING_EPOCHS = 40
+TRAINING_ETA = 0.5
+TRAINING_SEED = 0
+TRAINING_SIZES = (2, 2, 1)
+TRAINING_RTOL = 1e-6
+
+# The XOR network of the lecture (F = 5) and its printed outputs for inputs 00, 01, 10, 11.
+XOR_F = 5.0
+XOR_OUTPUTS = (0.149133, 0.893164, 0.893164, 0.149133)
+XOR_ATOL = 5e-7
+
+# Wall-clock limit for one hidden check's calls into student code: the reference needs
+# milliseconds, a slow pure-Python loop version well under a second.
+CHECK_SECONDS = 5.0
+
+
+def cell_points(grade_id: str) -> int:
+    """The points of the test cell with this grade_id."""
+    return next(cell.points for cell in TEST_CELLS if cell.grade_id == grade_id)

@@ -1,0 +1,25 @@
+"""nbgrader configuration of the backprop course. Every path is relative to this file, so a
+copied course folder works on its own. nbgrader reads this file only from the current
+directory: run nbgrader (and python -m autograder) from the course root."""
+
+import os
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+c = get_config()  # noqa: F821  (nbgrader provides get_config)
+c.CourseDirectory.root = here
+c.CourseDirectory.course_id = "backprop-kit"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+
+# Files submitted next to the notebook are copied into the grading folder, where Python
+# imports them before installed packages: never copy code (a student's numpy.py or
+# autograder.py would replace the real one in the hidden tests).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "__pycache__", "feedback",
+                            "*.py", "*.pyc", "*.pyo", "*.so", "*.pyd", "*.pth", "*.egg-link"]
+
+# A deleted test cell is put back and graded instead of becoming "needs manual grading".
+c.OverwriteCells.add_missing_cells = True
+
+# Per-cell limit. The slowest cell takes ~1 s on the reference and a few seconds with
+# pure-Python loops; an endless loop costs each cell that calls it this long.
+c.Execute.timeout = 10

@@ -1,0 +1,175 @@
+"""Code the notebook gives students ready-made, and the kit's checks reuse.
+
+Nothing here is graded: extra activations to try the network with, the XOR network and
+data of the lecture, the total loss over samples, the gradient-descent training loop and
+centred finite differences for gradient checking.
+"""
+
+import contextlib
+import signal
+
+import numpy as np
+
+
+class TimeLimitExceeded(BaseException):
+    """A block ran past its time limit. A BaseException, so `except Exception` does not hide it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str = "this code"):
+    """Stop the block with TimeLimitExceeded after `seconds` of wall-clock time.
+
+    Guards against endless loops: without it a stuck cell hangs until you interrupt the kernel.
+    Does nothing where signal.setitimer is missing (Windows).
+    """
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise TimeLimitExceeded(f"{what} did not finish within {seconds:g} s: is there an endless loop?")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def tanh(z):
+    """Hyperbolic tangent elementwise and its derivative; returns (h, g) shaped like z."""
+    h = np.tanh(z)
+    return h, 1.0 - h**2
+
+
+def identity(z):
+    """Identity activation (a linear layer) and its derivative; returns (z, ones) shaped like z."""
+    z = np.asarray(z, dtype=float)
+    return z, np.ones_like(z)
+
+
+def xor_network(F: float = 5.0):
+    """The lecture's hand-made XOR network, scaled by F; returns (Ws, bs) for a 2-2-1 net."""
+    Ws = [F * np.array([[1.0, -1.0], [-1.0, 1.0]]), F * np.array([[1.0, 1.0]])]
+    bs = [F * np.array([[-0.5], [-0.5]]), F * np.array([[-0.5]])]
+    return Ws, bs
+
+
+def noisy_xor(n: int, rng: np.random.Generator, noise: float = 0.1):
+    """n noisy XOR samples as columns: x of shape (2, n), y of shape (1, n) with 0/1 labels."""
+    bits = (rng.random((2, n)) > 0.5).astype(float)
+    x = bits + noise * rng.standard_normal((2, n))
+    y = np.logical_xor(x[0] > 0.5, x[1] > 0.5).astype(float)[None, :]
+    return x, y
+
+
+def random_network(sizes, rng: np.random.Generator, scale: float = 0.5):
+    """Random weights for layer sizes [n_0, ..., n_L]; returns (Ws, bs)."""
+    Ws = [scale * rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(sizes, sizes[1:])]
+    bs = [scale * rng.standard_normal((n_out, 1)) for n_out in sizes[1:]]
+    return Ws, bs
+
+
+def compute_loss(loss, predict, x, y) -> float:
+    """Total loss E = sum over samples t of loss(predict(x^t), y^t), summed over outputs.
+
+    x: inputs as columns, shape (n_0, N). y: targets, shape (n_L, N).
+    predict: maps one column (n_0, 1) to a prediction (n_L, 1).
+    """
+    return float(sum(np.sum(loss(predict(x[:, [t]]), y[:, [t]])[0]) for t in range(x.shape[1])))
+
+
+def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients):
+    """Batch gradient descent: each epoch sums the gradients over all samples, then steps.
+
+    x: inputs, shape (n_0, N); y: targets, shape (n_L, N); Ws, bs: the starting network
+    (left unchanged); eta: step size; epochs: number of steps.
+    Returns (Ws, bs, Es): the trained network and the total loss before each step.
+    """
+    Ws = [np.array(W, dtype=float) for W in Ws]
+    bs = [np.array(b, dtype=float) for b in bs]
+    Es = []
+    for _ in range(epochs):
+        dWs = [np.zeros_like(W) for W in Ws]
+        dbs = [np.zeros_like(b) for b in bs]
+        E = 0.0
+        for t in range(x.shape[1]):
+            xt, yt = x[:, [t]], y[:, [t]]
+            hs, zs = forward_prop(xt, f, Ws, bs)
+            dldhs = backward_prop(loss, f, Ws, bs, zs, yt)
+            dtWs, dtbs = compute_gradients(dldhs, f, zs, hs)
+            for l in range(len(Ws)):
+                dWs[l] += dtWs[l]
+                dbs[l] += dtbs[l]
+            E += float(np.sum(loss(hs[-1], yt)[0]))
+        for l in range(len(Ws)):
+            Ws[l] = Ws[l] - eta * dWs[l]
+            bs[l] = bs[l] - eta * dbs[l]
+        Es.append(E)
+    return Ws, bs, Es
+
+
+def numerical_gradients(E, Ws, bs, eps: float = 1e-6):
+    """Centred finite differences (E(theta + eps/2) - E(theta - eps/2)) / eps for every parameter.
+
+    E: maps (Ws, bs) to the total loss, a float. Ws, bs: the network (left unchanged).
+    Returns (dWs, dbs) shaped like Ws and bs.
+    """
+    params = [np.array(p, dtype=float) for p in list(Ws) + list(bs)]
+    L = len(Ws)
+    grads = [np.zeros_like(p) for p in params]
+    for p, grad in zip(params, grads):
+        for idx in np.ndindex(p.shape):
+            saved = p[idx]
+            p[idx] = saved + 0.5 * eps
+            up = E(params[:L], params[L:])
+            p[idx] = saved - 0.5 * eps
+            down = E(params[:L], params[L:])
+            p[idx] = saved
+            grad[idx] = (up - down) / eps
+    return grads[:L], grads[L:]
+
+
+def relative_error(a, b) -> float:
+    """||a - b|| / (||a|| + ||b||), 0 when both are 0: scale-free, robust to single zeros."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
+
+
+def backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients):
+    """Gradients of loss(prediction, y) for one sample by back-propagation: (dWs, dbs).
+
+    x: (n_0, 1); y: (n_L, 1); the functions are the five of the homework (or stand-ins).
+    """
+    hs, zs = forward_prop(x, f, Ws, bs)
+    dldhs = backward_prop(loss, f, Ws, bs, zs, y)
+    return compute_gradients(dldhs, f, zs, hs)
+
+
+def finite_difference_gradients(x, y, Ws, bs, f, loss, forward_prop, eps: float = 1e-6):
+    """The same gradients by centred finite differences of the loss: (dWs, dbs)."""
+
+    def E(Ws, bs):
+        hs, _ = forward_prop(x, f, Ws, bs)
+        return float(np.sum(loss(hs[-1], y)[0]))
+
+    return numerical_gradients(E, Ws, bs, eps)
+
+
+def layer_errors(analytic, numeric) -> list:
+    """Per layer l, the relative error between two (dWs, dbs) pairs over (Ws[l], bs[l]) together."""
+    (adWs, adbs), (ndWs, ndbs) = analytic, numeric
+    return [relative_error(np.concatenate([np.ravel(adWs[l]), np.ravel(adbs[l])]),
+                           np.concatenate([np.ravel(ndWs[l]), np.ravel(ndbs[l])]))
+            for l in range(len(adWs))]
+
+
+def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients,
+                   eps: float = 1e-6) -> list:
+    """Per layer, the relative error of back-propagated against finite-difference gradients."""
+    analytic = backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
+    numeric = finite_difference_gradients(x, y, Ws, bs, f, loss, forward_prop, eps)
+    return layer_errors(analytic, numeric)

@@ -1,0 +1,399 @@
+# The reviewable source of backprop.ipynb (cell markers: see autograder/build_notebook.py).
+# Edit this file, then run `make notebook` (or `make release`); never edit the .ipynb by hand.
+# Answer cells come from solutions/backprop.py, given helpers from solutions/helpers.py,
+# points and hidden checks from autograder/spec.py.
+
+# %% [markdown]
+# # Fitting a neural network with back-propagation
+#
+# In this homework you write, in numpy, the pieces that train a small neural network: a loss,
+# an activation, **forward propagation**, **back-propagation** and the **gradients** of the
+# loss for every weight and bias. You then check your gradients against finite differences and
+# train a network to compute XOR from noisy inputs.
+#
+# **How to work.** Fill in the five cells that say `# YOUR CODE HERE` (delete the
+# `raise NotImplementedError()` line), one function each. Under each function a test cell checks
+# it; run it, and read its message if it fails. When everything passes, use *Kernel → Restart &
+# Run All* once before you submit, so that the notebook works from top to bottom.
+#
+# **How you are graded.** Each test cell is worth points (25 in all). Most cells also run hidden
+# tests when your notebook is graded: other networks (depth 1 to 4, layers of different sizes,
+# several outputs, the activations sigmoid, tanh and identity), your functions' robustness, and a
+# short training run. The hidden tests of a function use *correct* versions of the other
+# functions, so a mistake in one function only costs that function's points; only the last two
+# test cells (gradient check and training) judge your functions together.
+#
+# **Conventions** (the lecture's). Every vector is a column: a sample $\mathbf{x}$ with $n_0$
+# features has shape `(n0, 1)`. A network of depth $L$ is two Python lists `Ws` and `bs` of $L$
+# arrays each; because Python counts from 0, `Ws[l]` holds $\mathbf{W}^{l+1}$, of shape
+# `(n_{l+1}, n_l)`, and `bs[l]` holds $\mathbf{b}^{l+1}$, of shape `(n_{l+1}, 1)`. An activation
+# or a loss returns a pair *(value, derivative)*.
+#
+# Use only numpy. Do not read or change variables defined outside your function: use its arguments.
+
+# %% [given] imports
+import contextlib
+import signal
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# The tests below stop a function that runs too long (an endless loop) instead of hanging.
+
+
+# <<helper: TimeLimitExceeded>>
+
+
+# <<helper: time_limit>>
+
+# %% [markdown]
+# ## 1. The loss
+#
+# A network's output $\hat y(\mathbf{x})$ is judged by a loss. Over a data set of samples
+# $(\mathbf{x}^t, y^t)$ the objective is the total loss
+#
+# $$E = \sum_t \mathrm{loss}(\hat y(\mathbf{x}^t), y^t).$$
+#
+# For a continuous target we use the **squared loss** $\mathrm{loss}(\hat y, y) = \frac12 (y - \hat y)^2$,
+# whose derivative is $\partial\,\mathrm{loss} / \partial \hat y = \hat y - y$ (the $\frac12$ is there
+# to cancel the 2). For a binary target $y \in \{0, 1\}$ and a prediction $\hat y \in (0, 1)$ one
+# often uses the **binary (cross-entropy) loss**
+# $\mathrm{loss}(\hat y, y) = -y \log \hat y - (1 - y) \log(1 - \hat y)$.
+#
+# *Sanity check.* Is each loss larger when $\hat y \ne y$ than when $\hat y = y$? (Take
+# $0 \log 0 = 0$.) For the squared loss the minimum, 0, is at $\hat y = y$. For the binary loss with
+# $y = 1$ only $-\log \hat y$ remains, which is 0 at $\hat y = 1$ and grows without bound as
+# $\hat y \to 0$; $y = 0$ is symmetric.
+#
+# With several outputs, $\hat y$ and $y$ are columns of shape `(n_L, 1)` and the loss is applied
+# to each output; the loss of the sample is the sum over outputs.
+#
+# **Write `loss`**: the squared loss and its derivative, elementwise. It must work for floats and
+# for arrays, and `g` must have the shape of `yhat - y`.
+
+# %% [answer] loss
+
+# %% [test] test_loss_basic
+with time_limit(2, "loss"):
+    l, g = loss(np.array([[0.7]]), np.array([[1.0]]))
+assert np.isclose(np.sum(l), 0.045), f"loss(0.7, 1.0) should be 0.5 * (0.7 - 1)**2 = 0.045, got {l}"
+assert np.shape(g) == (1, 1), f"g should be shaped like yhat, (1, 1), got shape {np.shape(g)}"
+assert np.allclose(g, -0.3), f"g = d loss / d yhat = yhat - y should be -0.3, got {g}"
+with time_limit(2, "loss"):
+    l, g = loss(np.array([[1.0], [2.0]]), np.array([[1.0], [0.0]]))
+assert np.isclose(np.sum(l), 2.0), f"for two outputs the losses should sum to 0 + 2 = 2, got {l}"
+assert np.allclose(g, [[0.0], [2.0]]), f"g should be [[0], [2]], got {g}"
+print("loss passes the visible tests")
+
+# %% [test] test_loss_hidden
+# Hidden tests of loss run here when your notebook is graded.
+
+# %% [markdown]
+# ## 2. The activation
+#
+# Each layer applies an activation function $f$ to every entry of its input:
+# $\mathbf{f}(\mathbf{z})_i = f(z_i)$. We use the logistic **sigmoid**
+#
+# $$\sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \sigma'(z) = \sigma(z)\,(1 - \sigma(z)).$$
+#
+# **Write `sigmoid`**: return $h = \sigma(z)$ and $g = \sigma'(z)$, both shaped like `z`.
+# For very negative `z`, `np.exp(-z)` overflows to `inf` and numpy warns; the result,
+# $1 / (1 + \infty) = 0$, is still right, and the graders ignore the warning. Your sigmoid must
+# never return `nan`.
+
+# %% [answer] sigmoid
+
+# %% [test] test_sigmoid_basic
+with time_limit(2, "sigmoid"):
+    h, g = sigmoid(np.array([[0.0], [2.0]]))
+assert np.shape(h) == (2, 1) and np.shape(g) == (2, 1), \
+    f"h and g should be shaped like z, (2, 1); got {np.shape(h)} and {np.shape(g)}"
+assert np.allclose(h, [[0.5], [0.8807970779778823]]), f"sigmoid(0) = 0.5 and sigmoid(2) = 0.8808, got {h}"
+assert np.allclose(g, [[0.25], [0.10499358540350662]]), f"g = h * (1 - h) should be [[0.25], [0.105]], got {g}"
+with time_limit(2, "sigmoid"), np.errstate(all="ignore"):
+    h, g = sigmoid(np.array([[-1000.0], [500.0]]))
+assert np.allclose(h, [[0.0], [1.0]]), f"sigmoid(-1000) should be 0 and sigmoid(500) 1, got {h}"
+print("sigmoid passes the visible tests")
+
+# %% [test] test_sigmoid_hidden
+# Hidden tests of sigmoid run here when your notebook is graded.
+
+# %% [markdown]
+# ## 3. Forward propagation
+#
+# A deep network is a stack of layers. Layer $l$ has $n_l$ units; layer 0 is the input, so
+# $n_0$ is the number of features. Layer $l > 0$ has a weight matrix $\mathbf{W}^l$ of shape
+# $n_l \times n_{l-1}$ and a bias $\mathbf{b}^l$ of length $n_l$. Forward propagation computes,
+# for $l = 1, \dots, L$,
+#
+# $$\mathbf{h}^0 = \mathbf{x}, \qquad
+#   \mathbf{z}^l = \mathbf{W}^l \mathbf{h}^{l-1} + \mathbf{b}^l, \qquad
+#   \mathbf{h}^l = \mathbf{f}(\mathbf{z}^l),$$
+#
+# and the network's prediction is the last layer's state, $\hat y(\mathbf{x}) = \mathbf{h}^L$.
+# We keep every $\mathbf{z}^l$ and $\mathbf{h}^l$, because back-propagation needs them.
+#
+# **Write `forward_prop`**: return the lists `hs` and `zs` of $L + 1$ columns each, with
+# `hs[0] = x`. `zs[0]` is never used (layer 0 has no input); put a placeholder there, for example
+# zeros shaped like `x`. Call the activation you are given, `f`, not `sigmoid`.
+
+# %% [answer] forward_prop
+
+# %% [test] test_forward_prop_xor
+# The lecture's XOR network with F = 5. This test brings its own logistic activation, so that it
+# only judges forward_prop.
+def logistic(z):
+    return 1.0 / (1.0 + np.exp(-z)), None
+
+Ws_xor = [5.0 * np.array([[1.0, -1.0], [-1.0, 1.0]]), 5.0 * np.array([[1.0, 1.0]])]
+bs_xor = [5.0 * np.array([[-0.5], [-0.5]]), 5.0 * np.array([[-0.5]])]
+for (x1, x2), expected in {(0, 0): 0.149133, (0, 1): 0.893164, (1, 0): 0.893164, (1, 1): 0.149133}.items():
+    x = np.array([[x1], [x2]], dtype=float)
+    with time_limit(2, "forward_prop"):
+        hs, zs = forward_prop(x, logistic, Ws_xor, bs_xor)
+    assert len(hs) == 3 and len(zs) == 3, f"a 2-layer network needs 3 entries in hs and zs, got {len(hs)} and {len(zs)}"
+    assert np.array_equal(hs[0], x), "hs[0] should be the input x"
+    assert np.shape(hs[1]) == (2, 1) and np.shape(hs[2]) == (1, 1), \
+        f"hs[1] should have shape (2, 1) and hs[2] (1, 1), got {np.shape(hs[1])} and {np.shape(hs[2])}"
+    assert np.isclose(hs[2].item(), expected, atol=5e-7), \
+        f"XOR({x1}, {x2}): the output should be {expected}, got {hs[2].item():.6f}"
+print("forward_prop passes the visible tests")
+
+# %% [test] test_forward_prop_hidden
+# Hidden tests of forward_prop run here when your notebook is graded.
+
+# %% [markdown]
+# ### The XOR network
+#
+# The lecture's network computes XOR with two hidden units: $h_1$ fires for input $(1, 0)$, $h_2$
+# for $(0, 1)$, and the output fires when either does. With $\mathbf{F} = 5$ scaling every weight
+# the outputs are 0.149133, 0.893164, 0.893164 and 0.149133 for the inputs 00, 01, 10 and 11.
+# Run the cell below with your own functions.
+
+# %% [given] helpers_networks
+# <<helper: xor_network>>
+
+
+# <<helper: random_network>>
+
+
+# <<helper: tanh>>
+
+
+# <<helper: identity>>
+
+# %% [code]
+Ws, bs = xor_network(F=5.0)
+for x1 in [0.0, 1.0]:
+    for x2 in [0.0, 1.0]:
+        x = np.array([[x1], [x2]])
+        with time_limit(2, "forward_prop"):
+            hs, zs = forward_prop(x, sigmoid, Ws, bs)
+        print("Input:", x.ravel(), "Output:", hs[-1].item())
+
+# %% [markdown]
+# ## 4. Back-propagation
+#
+# To fit the network we need the derivative of the loss of one sample with respect to every weight
+# $w^l_{ij}$ and bias $b^l_i$. By the chain rule,
+#
+# $$\frac{\partial\,\mathrm{loss}}{\partial w^l_{ij}} =
+#   \frac{\partial\,\mathrm{loss}}{\partial h^l_i}\;\frac{\partial h^l_i}{\partial w^l_{ij}},$$
+#
+# so we split the work in two: how much the loss depends on each hidden unit
+# $\partial\,\mathrm{loss}/\partial h^l_i$ (this section), and how each unit depends on its own
+# parameters (next section). All derivatives are evaluated at the values forward propagation
+# computed for the sample.
+#
+# A unit $h^{l-1}_j$ influences the loss only through the units of layer $l$ it feeds, through
+# $z^l_i = \sum_j w^l_{ij} h^{l-1}_j + b^l_i$. Adding up those paths (the total derivative) gives a
+# recursion that runs **backwards** from the output:
+#
+# $$\frac{\partial\,\mathrm{loss}}{\partial h^L_i} = \frac{\partial\,\mathrm{loss}(\hat y, y)}{\partial \hat y_i}
+#   \quad\text{(since } \hat y = \mathbf{h}^L\text{)},$$
+#
+# $$\frac{\partial\,\mathrm{loss}}{\partial h^{l-1}_j} = \sum_{i=1}^{n_l}
+#   \frac{\partial\,\mathrm{loss}}{\partial h^l_i}\, f'(z^l_i)\, w^l_{ij}
+#   \qquad\text{for } l = L, \dots, 1.$$
+#
+# Note the indices: the sum runs over the units $i$ of layer $l$, and the result is for unit $j$
+# of layer $l - 1$. In matrix form,
+# $\partial\mathrm{loss}/\partial\mathbf{h}^{l-1} = (\mathbf{W}^l)^\top \big(\partial\mathrm{loss}/\partial\mathbf{h}^{l} \odot \mathbf{f}'(\mathbf{z}^l)\big)$.
+#
+# **Write `backward_prop`**: return `dldhs`, a list of $L + 1$ columns with
+# `dldhs[l]` $= \partial\,\mathrm{loss}/\partial \mathbf{h}^l$ (`dldhs[0]` is the derivative for the
+# input). Two traps from the lecture's code: a loop over `i` must **add up** the contributions of
+# every unit $i$ (assigning `=` keeps only the last one), and the prediction must come from your
+# arguments, $\hat y = $ `f(zs[L])[0]`, never from a variable `hs` left over in the notebook.
+# Remember that `Ws[l]` holds $\mathbf{W}^{l+1}$ and `zs[l + 1]` its $\mathbf{z}^{l+1}$.
+
+# %% [answer] backward_prop
+
+# %% [test] test_backward_prop_basic
+# A 3-2-1 network whose activation is f(z) = 2z (so f'(z) = 2), where every derivative has a closed
+# form. The test brings its own loss and activation, so that it only judges backward_prop.
+def double(z):
+    return 2.0 * z, 2.0 * np.ones_like(z)
+
+def half_squares(yhat, y):
+    return 0.5 * (yhat - y) ** 2, yhat - y
+
+W1, b1 = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]), np.array([[0.5], [-0.5]])
+W2, b2 = np.array([[2.0, -1.0]]), np.array([[0.25]])
+x, y = np.array([[1.0], [0.5], [-1.0]]), np.array([[1.0]])
+z1 = W1 @ x + b1
+z2 = W2 @ double(z1)[0] + b2
+hs = None  # backward_prop must not use a global hs
+with time_limit(2, "backward_prop"):
+    dldhs = backward_prop(half_squares, double, [W1, W2], [b1, b2], [np.zeros_like(x), z1, z2], y)
+assert len(dldhs) == 3, f"dldhs needs one entry per layer, 3 here, got {len(dldhs)}"
+top = 2.0 * z2 - y  # d loss / d yhat
+assert np.allclose(dldhs[2], top), f"dldhs[2] should be d loss / d yhat = f(z2) - y = {top.ravel()}, got {dldhs[2]}"
+assert np.shape(dldhs[1]) == (2, 1) and np.shape(dldhs[0]) == (3, 1), \
+    f"dldhs[1] should have shape (2, 1) and dldhs[0] (3, 1), got {np.shape(dldhs[1])} and {np.shape(dldhs[0])}"
+assert np.allclose(dldhs[1], W2.T @ (top * 2.0)), "dldhs[1] is wrong: sum over i of dldhs[2][i] * f'(z2[i]) * W2[i, j]"
+assert np.allclose(dldhs[0], W1.T @ (dldhs[1] * 2.0)), \
+    "dldhs[0] is wrong: sum over i of dldhs[1][i] * f'(z1[i]) * W1[i, j] (add up every i)"
+print("backward_prop passes the visible tests")
+
+# %% [test] test_backward_prop_hidden
+# Hidden tests of backward_prop run here when your notebook is graded.
+
+# %% [markdown]
+# ## 5. The gradients of the parameters
+#
+# Within layer $l$, $h^l_i = f(z^l_i)$ and $z^l_i = \sum_j w^l_{ij} h^{l-1}_j + b^l_i$, so
+#
+# $$\frac{\partial h^l_i}{\partial w^l_{ij}} = f'(z^l_i)\, h^{l-1}_j, \qquad
+#   \frac{\partial h^l_i}{\partial b^l_i} = f'(z^l_i),$$
+#
+# and with back-propagation's $\partial\,\mathrm{loss}/\partial h^l_i$,
+#
+# $$\frac{\partial\,\mathrm{loss}}{\partial w^l_{ij}} = \frac{\partial\,\mathrm{loss}}{\partial h^l_i}\, f'(z^l_i)\, h^{l-1}_j,
+#   \qquad
+#   \frac{\partial\,\mathrm{loss}}{\partial b^l_i} = \frac{\partial\,\mathrm{loss}}{\partial h^l_i}\, f'(z^l_i).$$
+#
+# The gradient for $\mathbf{W}^l$ is therefore an outer product of a column of layer $l$ and the
+# row $(\mathbf{h}^{l-1})^\top$. The gradient of the total loss $E$ is the sum of these over samples.
+#
+# **Write `compute_gradients`**: return `dWs` and `dbs`, lists of $L$ arrays shaped exactly like
+# `Ws` and `bs`. With the code's indices, `dWs[l]` and `dbs[l]` use `dldhs[l + 1]`, `zs[l + 1]` and
+# `hs[l]`.
+
+# %% [answer] compute_gradients
+
+# %% [test] test_compute_gradients_basic
+# The same 3-2-1 network with f(z) = 2z as above, and a made-up dldhs, where the gradients have a
+# closed form. The test brings its own activation, so that it only judges compute_gradients.
+h1 = double(z1)[0]
+dldhs = [np.zeros((3, 1)), np.array([[0.5], [-1.0]]), np.array([[2.0]])]
+with time_limit(2, "compute_gradients"):
+    dWs, dbs = compute_gradients(dldhs, double, [np.zeros_like(x), z1, z2], [x, h1, double(z2)[0]])
+assert len(dWs) == 2 and len(dbs) == 2, f"dWs and dbs need one entry per layer, 2 here; got {len(dWs)} and {len(dbs)}"
+assert np.shape(dWs[0]) == (2, 3) and np.shape(dWs[1]) == (1, 2), \
+    f"dWs[l] must be shaped like Ws[l], (2, 3) and (1, 2); got {np.shape(dWs[0])} and {np.shape(dWs[1])}"
+assert np.shape(dbs[0]) == (2, 1) and np.shape(dbs[1]) == (1, 1), \
+    f"dbs[l] must be shaped like bs[l], (2, 1) and (1, 1); got {np.shape(dbs[0])} and {np.shape(dbs[1])}"
+assert np.allclose(dbs[1], [[4.0]]) and np.allclose(dbs[0], [[1.0], [-2.0]]), \
+    "dbs[l] should be dldhs[l + 1] * f'(zs[l + 1])"
+assert np.allclose(dWs[1], [[4.0] * h1.ravel()]), "dWs[1][0, j] should be dldhs[2][0] * f'(z2[0]) * hs[1][j]"
+assert np.allclose(dWs[0], np.array([[1.0], [-2.0]]) * x.T), "dWs[0][i, j] should be dldhs[1][i] * f'(z1[i]) * x[j]"
+print("compute_gradients passes the visible tests")
+
+# %% [test] test_compute_gradients_hidden
+# Hidden tests of compute_gradients run here when your notebook is graded.
+
+# %% [markdown]
+# ## 6. Gradient checking
+#
+# A gradient can be wrong and training still creep along, so we test it. The derivative of $E$ with
+# respect to one parameter $\theta$ is approximately the **centred finite difference**
+#
+# $$\frac{\partial E}{\partial \theta} \approx \frac{E(\theta + \epsilon/2) - E(\theta - \epsilon/2)}{\epsilon},$$
+#
+# whose error shrinks like $\epsilon^2$ (a one-sided difference only shrinks like $\epsilon$). In
+# float64 with $\epsilon = 10^{-6}$ the two agree to about $10^{-9}$ relative error
+# $\|a - n\| / (\|a\| + \|n\|)$ when the back-propagated gradient $a$ is right; a mistake gives
+# $10^{-2}$ or more. We accept below $10^{-6}$. The helpers below perturb each weight in turn.
+
+# %% [given] helpers_gradient_check
+# <<helper: numerical_gradients>>
+
+
+# <<helper: relative_error>>
+
+
+# <<helper: backprop_gradients>>
+
+
+# <<helper: finite_difference_gradients>>
+
+
+# <<helper: layer_errors>>
+
+
+# <<helper: gradient_check>>
+
+# %% [code]
+rng = np.random.default_rng(0)
+for sizes in [(2, 2, 1), (3, 4, 2), (2, 5, 3, 2)]:
+    Ws, bs = random_network(sizes, rng)
+    x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
+    with time_limit(5, "the gradient check"):
+        errors = gradient_check(x, y, Ws, bs, sigmoid, loss, forward_prop, backward_prop, compute_gradients)
+    print("network", sizes, "relative error per layer:", ["%.1e" % e for e in errors])
+
+# %% [test] test_gradient_check
+rng = np.random.default_rng(3)
+for sizes, f in [((2, 2, 1), sigmoid), ((3, 4, 2), tanh), ((4, 3, 2, 2), sigmoid)]:
+    Ws, bs = random_network(sizes, rng)
+    x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
+    with time_limit(5, "the gradient check"):
+        errors = gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
+    assert max(errors) < 1e-6, f"network {sizes}: relative errors per layer {errors}, should be below 1e-6"
+print("your gradients agree with finite differences")
+
+# %% [markdown]
+# ## 7. Training on noisy XOR
+#
+# Gradient descent repeats $\mathbf{W}^l \leftarrow \mathbf{W}^l - \eta\, \partial E / \partial \mathbf{W}^l$
+# (and the same for $\mathbf{b}^l$), where $\partial E / \partial \mathbf{W}^l$ sums the per-sample
+# gradients over the data set. The data are XOR's four corners with Gaussian noise (standard
+# deviation 0.1), labelled by the corner they came from. Training starts from small random weights.
+
+# %% [given] helpers_training
+# <<helper: noisy_xor>>
+
+
+# <<helper: compute_loss>>
+
+
+# <<helper: train>>
+
+# %% [code]
+rng = np.random.default_rng(1)
+x_train, y_train = noisy_xor(100, rng)
+Ws0, bs0 = random_network([2, 2, 1], rng)
+with time_limit(60, "training"):
+    Ws_fit, bs_fit, Es = train(x_train, y_train, Ws0, bs0, 0.5, 200, sigmoid, loss,
+                               forward_prop, backward_prop, compute_gradients)
+plt.plot(Es)
+plt.xlabel("epoch")
+plt.ylabel("total loss E")
+plt.title("Training on noisy XOR")
+plt.show()
+for x1 in [0.0, 1.0]:
+    for x2 in [0.0, 1.0]:
+        x = np.array([[x1], [x2]])
+        print("Input:", x.ravel(), "Output:", round(forward_prop(x, sigmoid, Ws_fit, bs_fit)[0][-1].item(), 4))
+
+# %% [test] test_training
+rng = np.random.default_rng(7)
+x_small, y_small = noisy_xor(20, rng)
+Ws_small, bs_small = random_network([2, 3, 1], rng)
+with time_limit(5, "training"):
+    _, _, Es_small = train(x_small, y_small, Ws_small, bs_small, 0.5, 20, sigmoid, loss,
+                           forward_prop, backward_prop, compute_gradients)
+assert np.all(np.isfinite(Es_small)), "the training loss became nan or inf"
+assert Es_small[-1] < Es_small[0], f"the loss should decrease during training: {Es_small[0]:.4f} -> {Es_small[-1]:.4f}"
+print("training decreases the loss")
