@@ -55,6 +55,16 @@ def source_path(root: Path) -> Path:
     return root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb"
 
 
+def copy_course(root: Path, target: Path) -> Path:
+    """A fresh course at target with root's configuration, source and release (no submissions,
+    no gradebook): a safe place to grade."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "nbgrader_config.py", target / "nbgrader_config.py")
+    for step in ("source", "release"):
+        shutil.copytree(root / step / spec.ASSIGNMENT, target / step / spec.ASSIGNMENT, dirs_exist_ok=True)
+    return target
+
+
 def generate_release(root: Path) -> Path:
     """Regenerate release/ from source/ with `nbgrader generate_assignment --force`."""
     nbgrader(root, "generate_assignment", spec.ASSIGNMENT, "--force")

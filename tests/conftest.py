@@ -1,0 +1,71 @@
+"""Shared fixtures: real nbgrader courses in temporary folders, graded once per test session."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import course
+from autograder.submissions import fill, read_examples, reference_answers
+from tests.submissions import MUTANTS, STYLES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Submissions with unusual shapes, beyond the example class, and the scores each should get
+# (None: every cell full marks). Built by hard_cases() below.
+HARD_CASES = ("deleted_test_cell", "shadowing_files", "noisy_but_correct")
+
+
+def hard_cases(release: nbformat.NotebookNode) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
+    """student -> (notebook, extra files submitted beside it)."""
+    reference = fill(release, reference_answers())
+    deleted = nbformat.from_dict(reference)
+    deleted.cells = [c for c in deleted.cells
+                     if c.metadata.get("nbgrader", {}).get("grade_id") != "test_backward_prop_hidden"]
+    # Stubs everywhere, plus a module that would turn every hidden test into a no-op if nbgrader
+    # copied it next to the notebook (CourseDirectory.ignore must keep it out).
+    noop = "def run_hidden_tests(grade_id, namespace):\n    pass\n"
+    noisy = fill(release, {**reference_answers(), "sigmoid": (
+        "def sigmoid(z):\n"
+        "    print('sigmoid called with shape', np.shape(z))\n"
+        "    h = 1.0 / (1.0 + np.exp(-z))  # overflows (with a RuntimeWarning) for z << 0\n"
+        "    return h, h * (1.0 - h)\n")})
+    return {
+        "deleted_test_cell": (deleted, {}),
+        "shadowing_files": (release, {"autograder.py": noop, "solutions.py": noop}),
+        "noisy_but_correct": (noisy, {}),
+    }
+
+
+def _course(tmp: Path, submissions: dict[str, tuple[nbformat.NotebookNode, dict]]) -> Path:
+    root = course.copy_course(ROOT, tmp)
+    course.generate_release(root)
+    for student, (nb, files) in submissions.items():
+        course.submit(root, student, nb, files)
+    return root
+
+
+@dataclass
+class GradedCourse:
+    root: Path
+    scores: dict[str, dict[str, float | None]]  # student -> grade_id -> score (None: not auto-graded)
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory) -> dict[str, GradedCourse]:
+    """Two courses graded by `nbgrader autograde` side by side (one per core): 'class' holds the
+    example class and the hard cases, 'mutants' the mutants and the correct styles."""
+    release = nbformat.read(ROOT / "release" / "backprop" / "backprop.ipynb", as_version=4)
+    reference = reference_answers()
+    example_class = {e.student: (fill(release, e.all_answers()), {})
+                     for e in read_examples(ROOT / "examples")}
+    example_class.update(hard_cases(release))
+    mutants = {f"mutant_{m.name}": (fill(release, {**reference, m.function: m.source}), {}) for m in MUTANTS}
+    mutants.update({f"style_{s.name}": (fill(release, s.answers), {}) for s in STYLES})
+    roots = {"class": _course(tmp_path_factory.mktemp("class"), example_class),
+             "mutants": _course(tmp_path_factory.mktemp("mutants"), mutants)}
+    with ThreadPoolExecutor(max_workers=len(roots)) as pool:
+        list(pool.map(course.autograde, roots.values()))
+    return {name: GradedCourse(root, course.read_scores(root)) for name, root in roots.items()}

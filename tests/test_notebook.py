@@ -1,0 +1,90 @@
+"""The generated notebooks: in sync with their sources, with the interfaces others rely on."""
+
+import inspect
+import re
+import subprocess
+import sys
+
+import nbformat
+
+from autograder import build_notebook, spec
+from solutions import backprop
+from tests.conftest import ROOT
+
+SOURCE = ROOT / "source" / "backprop" / "backprop.ipynb"
+RELEASE = ROOT / "release" / "backprop" / "backprop.ipynb"
+
+
+def nbgrader_cells(path) -> dict[str, dict]:
+    nb = nbformat.read(path, as_version=4)
+    return {c.metadata.nbgrader.grade_id: {**c.metadata.nbgrader, "source": c.source}
+            for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def test_source_notebook_is_built_from_its_sources():
+    built = build_notebook.render(build_notebook.build(SOURCE.with_suffix(".py")))
+    assert SOURCE.read_text() == built, "source/backprop/backprop.ipynb is stale: run `make notebook`"
+
+
+def test_answer_and_test_cells_match_the_spec():
+    cells = nbgrader_cells(SOURCE)
+    answers = [g for g, c in cells.items() if c["solution"]]
+    assert answers == list(spec.FUNCTIONS)
+    tests = {g: c["points"] for g, c in cells.items() if c["grade"]}
+    assert tests == {c.grade_id: c.points for c in spec.TEST_CELLS}
+    assert sum(tests.values()) == spec.TOTAL_POINTS == 25
+    for cell in spec.TEST_CELLS:
+        assert cell.grade_id.startswith("test_")
+        assert len(cell.judges) == 5 or cell.grade_id.startswith(f"test_{cell.judges[0]}")
+        hidden = build_notebook.hidden_block(cell.grade_id)
+        assert (hidden in cells[cell.grade_id]["source"]) == bool(cell.checks)
+
+
+def test_source_answers_are_the_reference_solutions():
+    cells = nbgrader_cells(SOURCE)
+    for name in spec.FUNCTIONS:
+        assert cells[name]["source"] == inspect.getsource(getattr(backprop, name)).rstrip()
+
+
+def test_release_holds_stubs_only():
+    text = RELEASE.read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN", "HIDDEN TESTS", "run_hidden_tests",
+                   "autograder", "solutions"):
+        assert marker not in text, marker
+    cells = nbgrader_cells(RELEASE)
+    for name in spec.FUNCTIONS:
+        body = cells[name]["source"]
+        assert "raise NotImplementedError()" in body
+        # Only the signature and docstring of the reference survive.
+        code = re.sub(r'"""(.|\n)*?"""', "", body)
+        assert [line.strip() for line in code.splitlines() if line.strip()] == [
+            next(line for line in body.splitlines() if line.startswith("def ")).strip(),
+            "# YOUR CODE HERE", "raise NotImplementedError()"]
+
+
+def test_cli_outside_a_course_says_where_to_run(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "autograder", "release"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "nbgrader_config.py" in result.stderr and "course root" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_readme_points_table_matches_the_spec():
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `(test_\w+)` \| (\d+) \|", readme, flags=re.MULTILINE)
+    assert [(g, int(p)) for g, p in rows] == [(c.grade_id, c.points) for c in spec.TEST_CELLS]
+    assert f"{spec.TOTAL_POINTS} points" in readme
+
+
+def test_bad_example_names_its_file(tmp_path):
+    from autograder.submissions import read_example
+
+    bad = tmp_path / "someone.py"
+    bad.write_text("# wrong: loss\n")
+    try:
+        read_example(bad)
+    except ValueError as error:
+        assert str(bad) in str(error) and "# base:" in str(error)
+    else:
+        raise AssertionError("a missing base header was accepted")
