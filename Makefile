@@ -4,9 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup notebook release lint clean-course
+.PHONY: demo test setup sandbox notebook release lint
 
-setup: $(STAMP)
+setup: $(STAMP) sandbox
+
+# The kit's grader isolates student code with bubblewrap (Debian package `bubblewrap`). Installed
+# here when missing and we may (root); otherwise the grader falls back, loudly, to resource limits.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null; \
+	  else echo "note: bubblewrap is not installed; run: sudo apt-get install bubblewrap"; fi; }
 
 # Recreated only when the pinned requirements or the package metadata change.
 $(STAMP): requirements.lock pyproject.toml
@@ -15,16 +23,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-notebook: $(STAMP)
+notebook: setup
 	$(PY) -m autograder build
 
-release: $(STAMP)
+release: setup
 	$(PY) -m autograder release
 
-demo: $(STAMP)
+demo: setup
 	$(PY) -m autograder demo
 
-test: $(STAMP)
+test: setup
 	$(PY) -m pytest
 
 lint: $(STAMP)

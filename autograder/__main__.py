@@ -1,10 +1,12 @@
-"""Command line: python -m autograder {build,release,demo} (run from the course root)."""
+"""Command line: python -m autograder {build,release,demo,grade} (run from the course root)."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from . import build_notebook, course, demo, spec
+from . import build_notebook, course, demo, grade, spec
+from .sandbox.launch import Limits, SandboxError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,8 +16,30 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("release", help="build, then regenerate release/ with nbgrader generate_assignment")
     demo_parser = sub.add_parser("demo", help="release, grade the example class, print and export the grades")
     demo_parser.add_argument("--examples", type=Path, default=None, help="folder of example submissions")
+    grade_parser = sub.add_parser("grade", help="grade submissions in sandboxes, in parallel; scores to the gradebook")
+    grade_parser.add_argument("assignment", help=f"the assignment id ({spec.ASSIGNMENT})")
+    grade_parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade_parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel sandboxes")
+    grade_parser.add_argument("--force", action="store_true", help="grade again students already graded")
+    defaults = Limits()
+    grade_parser.add_argument("--time-limit", type=float, default=defaults.seconds,
+                              help="seconds for one call into student code (default %(default)s)")
+    grade_parser.add_argument("--cpu-limit", type=int, default=defaults.cpu_seconds,
+                              help="CPU seconds for one submission (default %(default)s)")
+    grade_parser.add_argument("--memory-limit", type=int, default=defaults.memory_mb,
+                              help="MiB of memory for one submission (default %(default)s)")
+    grade_parser.add_argument("--max-processes", type=int, default=defaults.processes,
+                              help="processes a submission may start (default %(default)s)")
+    grade_parser.add_argument("--max-file-size", type=int, default=defaults.file_mb,
+                              help="MiB of the largest file a submission may write (default %(default)s)")
+    grade_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
+                              help="bubblewrap, resource limits only, or bubblewrap when installed")
     args = parser.parse_args(argv)
     try:
+        if args.command == "grade":
+            limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
+                            args.max_file_size)
+            return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox)
         root = course.course_root()
         template = course.source_path(root).with_suffix(".py")
         changed = build_notebook.write(template, course.source_path(root))
@@ -24,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{course.generate_release(root).relative_to(root)}: regenerated")
         elif args.command == "demo":
             return demo.run(root, args.examples or root / "examples")
-    except (course.CourseError, ValueError, FileNotFoundError) as error:
+    except (course.CourseError, SandboxError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

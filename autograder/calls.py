@@ -51,6 +51,7 @@ class Returned:
 
     value: object
     mutated: tuple[int, ...] = field(default=())
+    after: dict = field(default_factory=dict)  # position -> the modified argument, as plain data
 
 
 class StudentError(Exception):

@@ -3,99 +3,16 @@
 This is what `nbgrader autograde` uses, through the thin hidden-test cells. It protects the
 grade from accidents (output on stderr, warnings, slow loops, mutated inputs), not from a
 hostile student: code in the same process can patch anything. The kit's own grader runs
-the same checks with student code in a sandbox instead.
+the same checks with student code in a sandbox instead (autograder.sandbox).
 """
 
-import contextlib
-import copy
-import io
-import warnings
-
-import numpy as np
-
-from solutions.helpers import TimeLimitExceeded, time_limit
-
 from . import spec
-from .calls import Own, Procedure, Ref, Returned, StudentError, Target, to_plain
 from .collaborators import REFERENCE
-from .procedures import PROCEDURES
+from .executor import Executor
 
 
-@contextlib.contextmanager
-def quiet():
-    """Swallow prints, warnings and floating-point complaints: nbgrader scores any stderr 0,
-    and a student's debug prints would show hidden inputs in the graded notebook."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
-            warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        yield
-
-
-@contextlib.contextmanager
-def poisoned(namespace: dict, values: dict | None):
-    """Temporarily set globals in the student's namespace, then restore them."""
-    missing = object()
-    saved = {name: namespace.get(name, missing) for name in values or {}}
-    namespace.update(values or {})
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = old
-
-
-def _same(before, after) -> bool:
-    try:
-        if isinstance(before, np.ndarray) or isinstance(after, np.ndarray):
-            return (isinstance(after, np.ndarray) and before.shape == after.shape
-                    and bool(np.array_equal(before, after, equal_nan=True)))
-        if isinstance(before, (list, tuple)):
-            return (type(before) is type(after) and len(before) == len(after)
-                    and all(_same(b, a) for b, a in zip(before, after)))
-        return bool(before == after)
-    except Exception:
-        return False
-
-
-class InProcess:
-    """Executor over a namespace holding the student's functions (a notebook's globals)."""
+class InProcess(Executor):
+    """Executor over a namespace in this process, with the reference collaborators at hand."""
 
     def __init__(self, namespace: dict, seconds: float = spec.CHECK_SECONDS):
-        self.namespace = namespace
-        self.seconds = seconds
-        self.timed_out: set[str] = set()
-
-    def _resolve(self, arg):
-        if isinstance(arg, Own):
-            if arg.name in self.timed_out:
-                raise StudentError(f"{arg.name} did not finish in an earlier check")
-            fn = self.namespace.get(arg.name)
-            if not callable(fn):
-                raise StudentError(f"{arg.name} is not defined (did its cell run without errors?)")
-            return fn
-        if isinstance(arg, Ref):
-            return REFERENCE[arg.name]
-        if isinstance(arg, Procedure):
-            return PROCEDURES[arg.name]
-        return copy.deepcopy(arg)
-
-    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
-        fn = self._resolve(target)
-        given = [self._resolve(arg) for arg in args]
-        owns = [a.name for a in (target, *args) if isinstance(a, Own)]
-        try:
-            with quiet(), poisoned(self.namespace, poison), time_limit(self.seconds):
-                result = fn(*given)
-        except TimeLimitExceeded:
-            self.timed_out.update(owns)
-            raise StudentError(f"{' / '.join(owns)} did not finish within {self.seconds:g} s "
-                               "(an endless loop?)") from None
-        except (Exception, SystemExit) as exc:
-            raise StudentError(f"{type(exc).__name__}: {exc}") from None
-        mutated = tuple(i for i, (a, g) in enumerate(zip(args, given))
-                        if not isinstance(a, (Own, Ref, Procedure)) and not _same(a, g))
-        return Returned(to_plain(result), mutated)
+        super().__init__(namespace, REFERENCE.__getitem__, seconds)

@@ -46,6 +46,18 @@ import numpy as np
 
 # <<helper: time_limit>>
 
+# %% [given] stand_ins
+# Stand-ins the tests hand to the function under test, so that each test judges one function.
+
+
+# <<helper: logistic>>
+
+
+# <<helper: double>>
+
+
+# <<helper: half_squares>>
+
 # %% [markdown]
 # ## 1. The loss
 #
@@ -140,11 +152,8 @@ print("sigmoid passes the visible tests")
 # %% [answer] forward_prop
 
 # %% [test] test_forward_prop_xor
-# The lecture's XOR network with F = 5. This test brings its own logistic activation, so that it
-# only judges forward_prop.
-def logistic(z):
-    return 1.0 / (1.0 + np.exp(-z)), None
-
+# The lecture's XOR network with F = 5, with the stand-in `logistic` as the activation, so that
+# this test only judges forward_prop.
 Ws_xor = [5.0 * np.array([[1.0, -1.0], [-1.0, 1.0]]), 5.0 * np.array([[1.0, 1.0]])]
 bs_xor = [5.0 * np.array([[-0.5], [-0.5]]), 5.0 * np.array([[-0.5]])]
 for (x1, x2), expected in {(0, 0): 0.149133, (0, 1): 0.893164, (1, 0): 0.893164, (1, 1): 0.149133}.items():
@@ -230,14 +239,8 @@ for x1 in [0.0, 1.0]:
 # %% [answer] backward_prop
 
 # %% [test] test_backward_prop_basic
-# A 3-2-1 network whose activation is f(z) = 2z (so f'(z) = 2), where every derivative has a closed
-# form. The test brings its own loss and activation, so that it only judges backward_prop.
-def double(z):
-    return 2.0 * z, 2.0 * np.ones_like(z)
-
-def half_squares(yhat, y):
-    return 0.5 * (yhat - y) ** 2, yhat - y
-
+# A 3-2-1 network with the stand-in activation double, f(z) = 2z (so f'(z) = 2), where every
+# derivative has a closed form, and the stand-in loss half_squares: this test only judges backward_prop.
 W1, b1 = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]), np.array([[0.5], [-0.5]])
 W2, b2 = np.array([[2.0, -1.0]]), np.array([[0.25]])
 x, y = np.array([[1.0], [0.5], [-1.0]]), np.array([[1.0]])
@@ -283,8 +286,8 @@ print("backward_prop passes the visible tests")
 # %% [answer] compute_gradients
 
 # %% [test] test_compute_gradients_basic
-# The same 3-2-1 network with f(z) = 2z as above, and a made-up dldhs, where the gradients have a
-# closed form. The test brings its own activation, so that it only judges compute_gradients.
+# The same 3-2-1 network with the stand-in activation double, and a made-up dldhs, where the
+# gradients have a closed form: this test only judges compute_gradients.
 h1 = double(z1)[0]
 dldhs = [np.zeros((3, 1)), np.array([[0.5], [-1.0]]), np.array([[2.0]])]
 with time_limit(2, "compute_gradients"):

@@ -1,0 +1,177 @@
+"""`python -m autograder grade`: the kit's own grader, isolated, parallel and tamper-proof.
+
+Each submission runs in a sandboxed child process (autograder.sandbox) that sees nothing but
+its own code; every visible test and hidden check runs here, in the grader's process, on the
+plain arrays the child returns. Scores go into nbgrader's gradebook under the notebook's
+grade_ids; graded notebooks and results go to autograded/ as nbgrader's would.
+"""
+
+import queue
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from . import course, spec
+from .gradebook import record_scores, write_graded
+from .grading import CellResult, grade_cells
+from .notebook_code import cells_to_run
+from .report import score_table
+from .sandbox.launch import Limits, Pool, SandboxError, Zygote
+from .sandbox.remote import RemoteSubmission
+from .visible import visible_tests
+
+
+@dataclass
+class Outcome:
+    """One student's grading: per-cell results, and why it could not run if it could not."""
+
+    student: str
+    results: list[CellResult]
+    notebook: nbformat.NotebookNode | None = None
+    reason: str | None = None
+    cell_errors: list[str] = field(default_factory=list)
+    grader_error: bool = False
+
+
+def _zeros(reason: str) -> list[CellResult]:
+    return [CellResult(c.grade_id, c.points, 0.0, reason, []) for c in spec.TEST_CELLS]
+
+
+def grade_one(student: str, folder: Path, zygote: Zygote, source, visible: dict, limits: Limits) -> Outcome:
+    path = folder / f"{spec.NOTEBOOK}.ipynb"
+    if not path.is_file():
+        found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "no notebook"
+        reason = f"no {path.name} in the submission (found: {found}); submit the notebook under its own name"
+        return Outcome(student, _zeros(reason), reason=reason)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        cells = cells_to_run(nb, source)
+    except Exception as error:
+        reason = f"{path.name} could not be read as a notebook ({type(error).__name__}: {str(error)[:200]})"
+        return Outcome(student, _zeros(reason), reason=reason)
+    for attempt in range(2):
+        try:
+            with RemoteSubmission(zygote, cells, limits) as sub:
+                results = grade_cells(sub, visible)
+            return Outcome(student, results, nb, cell_errors=sub.cell_errors)
+        except SandboxError as error:
+            if attempt:
+                return Outcome(student, _zeros(f"the grader failed: {error}"), nb, reason=str(error),
+                               grader_error=True)
+            zygote.restart()
+    raise AssertionError("unreachable")
+
+
+class Progress:
+    """A one-line progress bar with rate and ETA on stderr."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.start = total, 0, time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def step(self, student: str) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        width = 30
+        bar = "#" * (width * self.done // max(self.total, 1))
+        line = (f"[{bar:<{width}}] {self.done}/{self.total}  {self.done / max(elapsed, 1e-9):.1f}/s  "
+                f"ETA {eta:.0f} s  {student}")
+        if self.tty:
+            sys.stderr.write("\r" + line[:120].ljust(120) + ("\n" if self.done == self.total else ""))
+        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def find_submissions(root: Path, students: list[str] | None) -> dict[str, Path]:
+    submitted = root / "submitted"
+    found = {p.parent.name: p for p in sorted(submitted.glob(f"*/{spec.ASSIGNMENT}")) if p.is_dir()}
+    if students:
+        missing = [s for s in students if s not in found]
+        if missing:
+            raise course.CourseError(f"no submission for {', '.join(missing)} under {submitted}/<student>/"
+                                     f"{spec.ASSIGNMENT}/")
+        found = {s: found[s] for s in students}
+    return found
+
+
+def run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
+        sandbox: str = "auto") -> int:
+    if assignment != spec.ASSIGNMENT:
+        raise course.CourseError(f"this kit grades the assignment {spec.ASSIGNMENT!r}, not {assignment!r}")
+    root = course.course_root()
+    coursedir = course.coursedir(root)
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(coursedir.db_url) as gb:
+        try:
+            gb.find_notebook(spec.NOTEBOOK, spec.ASSIGNMENT)
+        except MissingEntry:
+            raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: run `nbgrader "
+                                     f"generate_assignment {spec.ASSIGNMENT}` (or `make release`) first") from None
+    source = nbformat.read(course.source_path(root), as_version=4)
+    visible = visible_tests(source)
+    submissions = find_submissions(root, students)
+    graded_dir = root / "autograded"
+    todo = {s: p for s, p in submissions.items()
+            if force or not (graded_dir / s / spec.ASSIGNMENT).exists()}
+    skipped = sorted(set(submissions) - set(todo))
+    if skipped:
+        print(f"Skipping {len(skipped)} already graded (use --force to grade again): {', '.join(skipped[:10])}"
+              + (" ..." if len(skipped) > 10 else ""), file=sys.stderr)
+    if not todo:
+        print("Nothing to grade.", file=sys.stderr)
+        return 0
+    workers = max(1, min(workers, len(todo)))
+    jobs: queue.Queue = queue.Queue()
+    for item in todo.items():
+        jobs.put(item)
+    done: queue.Queue = queue.Queue()
+    print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} with {workers} sandboxed worker(s) ...",
+          file=sys.stderr)
+    with Pool(workers, sandbox) as pool:
+
+        def work(zygote: Zygote) -> None:
+            while True:
+                try:
+                    student, folder = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put(grade_one(student, folder, zygote, source, visible, limits))
+                except Exception as error:  # a bug of ours: record it, keep grading the others
+                    done.put(Outcome(student, _zeros(f"the grader failed: {error!r}"), reason=repr(error),
+                                     grader_error=True))
+
+        threads = [threading.Thread(target=work, args=(z,), daemon=True) for z in pool.zygotes]
+        for thread in threads:
+            thread.start()
+        progress, outcomes = Progress(len(todo)), []
+        # nbgrader's own API warns about its session handling on every new submission: noise.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        with Gradebook(coursedir.db_url) as gb:
+            for _ in range(len(todo)):
+                outcome = done.get()
+                folder = todo[outcome.student]
+                record_scores(gb, outcome.student, outcome.results, coursedir.get_existing_timestamp(str(folder)))
+                write_graded(graded_dir / outcome.student / spec.ASSIGNMENT, outcome.notebook, source,
+                             outcome.results, outcome.reason, outcome.cell_errors)
+                outcomes.append(outcome)
+                progress.step(outcome.student)
+        for thread in threads:
+            thread.join()
+    scores = {o.student: {r.grade_id: r.score for r in o.results} for o in outcomes}
+    print(score_table(scores, sorted(scores)))
+    for o in sorted(outcomes, key=lambda o: o.student):
+        if o.reason:
+            print(f"{o.student}: {o.reason}")
+    elapsed = time.monotonic() - progress.start
+    print(f"Graded {len(outcomes)} submission(s) in {elapsed:.1f} s; scores are in the gradebook "
+          f"({coursedir.db_url}) and graded notebooks in autograded/.")
+    return 1 if any(o.grader_error for o in outcomes) else 0

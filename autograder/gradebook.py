@@ -1,0 +1,66 @@
+"""Grades out: scores into nbgrader's gradebook through its own API, graded notebooks into
+autograded/, and the full results (messages, details) beside them for feedback and exports."""
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+
+from . import spec
+from .grading import CellResult
+
+RESULTS = "results.json"
+
+
+def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -> None:
+    """Write every test cell's auto score under its grade_id, as nbgrader's SaveAutoGrades does:
+    a manual score a grader entered is kept, and the cell needs manual grading only then."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        gb.find_student(student)
+    except MissingEntry:
+        gb.add_student(student)
+    gb.update_or_create_submission(spec.ASSIGNMENT, student, **({"timestamp": timestamp} if timestamp else {}))
+    for result in results:
+        grade = gb.find_grade(result.grade_id, spec.NOTEBOOK, spec.ASSIGNMENT, student)
+        grade.auto_score = result.score
+        grade.needs_manual_grade = grade.manual_score is not None
+    gb.db.commit()
+
+
+def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: nbformat.NotebookNode,
+                 results: list[CellResult], reason: str | None, cell_errors: list[str]) -> None:
+    """autograded/<student>/<assignment>/: the notebook with each test cell's verdict as its
+    output (visible test code only, never the hidden block), and results.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    by_id = {r.grade_id: r for r in results}
+    if submitted is not None:
+        nb = nbformat.from_dict(submitted)
+        tests = {c.metadata.nbgrader.grade_id: c for c in source.cells
+                 if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+        from .visible import HIDDEN
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+            if grade_id in by_id and grade_id in tests:
+                cell.source = HIDDEN.sub("# (hidden tests ran here)", tests[grade_id].source)
+                r = by_id[grade_id]
+                text = (f"{r.score:g} / {r.points:g} points\n"
+                        + "".join(f"- {m}\n" for m in r.messages))
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        target = folder / f"{spec.NOTEBOOK}.ipynb"
+        if target.exists():
+            os.chmod(target, 0o644)
+        nbformat.write(nb, target)
+    summary = {
+        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
+        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
+        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
+                   "visible_failure": r.visible_failure,
+                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
+                              for c in r.checks]} for r in results],
+    }
+    (folder / RESULTS).write_text(json.dumps(summary, indent=1, default=float))

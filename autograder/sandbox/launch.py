@@ -1,0 +1,177 @@
+"""Starting sandboxed zygotes: bubblewrap when it is installed, resource limits otherwise.
+
+Under bubblewrap a zygote sees a read-only Python, numpy and matplotlib, a read-only copy of
+the kit's public modules (SANDBOX_FILES), a private /tmp, and nothing else: no course folder,
+no source/, solutions/ or gradebook, no other submission, no network. Without bubblewrap it
+runs in an empty temporary folder with the same resource limits, and says loudly that student
+code could then read any file this user can.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import wire
+
+KIT = Path(__file__).resolve().parents[2]
+
+# The only kit files a sandbox gets: public code, no reference solutions, no checks.
+SANDBOX_FILES = (
+    "autograder/__init__.py", "autograder/calls.py", "autograder/executor.py", "autograder/procedures.py",
+    "autograder/sandbox/__init__.py", "autograder/sandbox/wire.py", "autograder/sandbox/worker.py",
+    "solutions/__init__.py", "solutions/helpers.py",
+)
+
+BOOTSTRAP = ("import sys; sys.path[:0] = sys.argv[2:]; sys.argv[1:] = sys.argv[1:2]; "
+             "from autograder.sandbox.worker import main; main()")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission resource limits, applied to each forked child.
+
+    seconds: wall-clock limit of one call into student code (and of one notebook cell);
+    cpu_seconds: CPU time for the whole submission; memory_mb: address space on top of the
+    pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads);
+    file_mb: largest file it may write.
+    """
+
+    seconds: float = 5.0
+    cpu_seconds: int = 120
+    memory_mb: int = 1024
+    processes: int = 0
+    file_mb: int = 16
+
+
+class SandboxError(Exception):
+    """A zygote could not be started or stopped answering; the message says what to do."""
+
+
+def bubblewrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+class Zygote:
+    """One pre-warmed sandboxed interpreter, forking a child per submission."""
+
+    def __init__(self, kit_copy: Path, use_bwrap: bool):
+        self.kit_copy, self.use_bwrap = kit_copy, use_bwrap
+        self.proc: subprocess.Popen | None = None
+        self.private_tmp: str | None = None
+        self.start()
+
+    def _command(self, fd: int) -> list[str]:
+        python = os.path.realpath(sys.executable)
+        site = sysconfig.get_paths()["purelib"]
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               **{k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_CORETYPE")
+                  or k == "OPENBLAS_L2_SIZE"}}
+        if not self.use_bwrap:
+            self.private_tmp = tempfile.mkdtemp(prefix="kit-sandbox-")
+            self._env = {**env, "TMPDIR": self.private_tmp, "MPLCONFIGDIR": self.private_tmp + "-mpl",
+                         "KIT_SANDBOX": "limits"}
+            return [python, "-S", "-E", "-c", BOOTSTRAP, str(fd), str(self.kit_copy), site]
+        self._env = None
+        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+                "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
+                "--tmpfs", "/tmp", "--tmpfs", "/zygote", "--chdir", "/tmp",
+                "--ro-bind", sys.base_prefix, sys.base_prefix,
+                "--ro-bind", site, "/kit/site", "--ro-bind", str(self.kit_copy), "/kit/code"]
+        for link in ("bin", "lib", "lib64", "sbin"):
+            if os.path.islink(f"/{link}"):
+                args += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+            elif os.path.isdir(f"/{link}"):
+                args += ["--ro-bind", f"/{link}", f"/{link}"]
+        for key, value in {**env, "KIT_SANDBOX": "bwrap", "MPLCONFIGDIR": "/zygote/mpl"}.items():
+            args += ["--setenv", key, value]
+        return args + ["--", python, "-S", "-E", "-c", BOOTSTRAP, str(fd), "/kit/code", "/kit/site"]
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair()
+        command = self._command(theirs.fileno())
+        self.proc = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=self._env, cwd=self.private_tmp,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        theirs.close()
+        self.ctrl = ours
+        self.ctrl.settimeout(120)
+        try:
+            hello = wire.recv(self.ctrl)
+        except (wire.WireError, OSError) as error:
+            self.kill()
+            err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+            raise SandboxError(f"the grading sandbox did not start ({error}):\n{err}") from None
+        if hello.get("op") != "ready":
+            raise SandboxError("the grading sandbox sent an unexpected greeting")
+
+    def fork(self, limits: Limits) -> socket.socket:
+        """A connection to a new child of this zygote."""
+        ours, theirs = socket.socketpair()
+        socket.send_fds(self.ctrl, [wire.encode({"op": "fork", "limits": asdict(limits)})], [theirs.fileno()])
+        theirs.close()
+        return ours
+
+    def reap(self, timeout: float = 10.0) -> str:
+        """Wait for the zygote's report that the current child ended; returns how it ended."""
+        self.ctrl.settimeout(timeout)
+        message = wire.recv(self.ctrl)
+        return message.get("status", "the submission's process ended")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        if getattr(self, "ctrl", None):
+            self.ctrl.close()
+        for folder in (self.private_tmp, (self.private_tmp or "") + "-mpl"):
+            if folder and os.path.isdir(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+class Pool:
+    """The kit copy and the zygotes of one grading run."""
+
+    def __init__(self, workers: int, sandbox: str = "auto"):
+        if sandbox == "bwrap" and not bubblewrap():
+            raise SandboxError("bubblewrap (bwrap) is not installed: `sudo apt-get install bubblewrap`, "
+                               "or run `make sandbox`")
+        self.use_bwrap = sandbox != "limits" and bubblewrap() is not None
+        if not self.use_bwrap:
+            warnings.warn("bubblewrap is not installed, so student code runs with resource limits only, "
+                          "in an empty temporary folder, and CAN READ ANY FILE THIS USER CAN (the course, "
+                          "the gradebook, other submissions). Install it: `sudo apt-get install bubblewrap`.",
+                          stacklevel=2)
+        self.kit_copy = Path(tempfile.mkdtemp(prefix="kit-public-"))
+        for name in SANDBOX_FILES:
+            target = self.kit_copy / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(KIT / name, target)
+        self.zygotes = [Zygote(self.kit_copy, self.use_bwrap) for _ in range(workers)]
+
+    def close(self) -> None:
+        for zygote in self.zygotes:
+            zygote.kill()
+        shutil.rmtree(self.kit_copy, ignore_errors=True)
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
