@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     grade_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                               help="bubblewrap, resource limits only, or bubblewrap when installed")
     args = parser.parse_args(argv)
+    # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
+    os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         if args.command == "grade":
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,

@@ -109,6 +109,9 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
     coursedir = course.coursedir(root)
     from nbgrader.api import Gradebook, MissingEntry
 
+    if coursedir.db_url.startswith("sqlite:///") and not Path(coursedir.db_url[len("sqlite:///"):]).exists():
+        raise course.CourseError(f"there is no gradebook yet ({coursedir.db_url}): run `nbgrader "
+                                 f"generate_assignment {spec.ASSIGNMENT}` (or `make release`) first")
     with Gradebook(coursedir.db_url) as gb:
         try:
             gb.find_notebook(spec.NOTEBOOK, spec.ASSIGNMENT)

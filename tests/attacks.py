@@ -60,7 +60,7 @@ def _code(text: str) -> str:
 
 def _cell(*parts: str) -> str:
     """An answer cell from several pieces of code, separated by blank lines."""
-    return "\n\n".join(_code(part).rstrip("\n") for part in parts) + "\n"
+    return "\n\n\n".join(_code(part).rstrip("\n") for part in parts) + "\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1962,6 +1962,13 @@ def _absolute_paths(tree: ast.AST) -> set[str]:
             and re.fullmatch(r"/[\w.\-/]*", node.value)}
 
 
+def _embedded_code(tree: ast.AST) -> list[str]:
+    """String constants that hold Python code (a script for a child process, modules to plant)."""
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value
+            and re.search(r"^(import|from|def) ", node.value, flags=re.MULTILINE)]
+
+
 def check_attacks(attacks: tuple[Attack, ...] = ATTACKS) -> list[str]:
     """Problems with the attack definitions (empty when all is well)."""
     problems = []
@@ -1995,9 +2002,15 @@ def check_attacks(attacks: tuple[Attack, ...] = ATTACKS) -> list[str]:
             params = tuple(a.arg for a in args.posonlyargs + args.args)
             if (params != SIGNATURES[function] or args.vararg or args.kwarg or args.kwonlyargs
                     or args.defaults):
-                problems.append(f"{where}: {function}{params} should be {function}{SIGNATURES[function]}")
+                problems.append(f"{where}: {function} should be exactly "
+                                f"def {function}({', '.join(SIGNATURES[function])}), without defaults or *args")
             for path in _absolute_paths(tree) - {KIT_GRADEBOOK}:
                 problems.append(f"{where}: the {function} cell names the absolute path {path}")
+            for number, code in enumerate(_embedded_code(tree)):
+                try:
+                    compile(code, f"<{where}:{function}:embedded {number}>", "exec")
+                except SyntaxError as error:
+                    problems.append(f"{where}: code embedded in the {function} cell does not compile: {error}")
         for name, text in attack.extra_files.items():
             if "/" in name or "\\" in name or name.endswith(".ipynb"):
                 problems.append(f"{where}: extra file {name!r} should be a plain name beside the notebook")
