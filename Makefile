@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup sandbox notebook release lint
+.PHONY: demo test setup sandbox browser notebook release lint
 
 setup: $(STAMP) sandbox
 
@@ -29,10 +29,17 @@ notebook: setup
 release: setup
 	$(PY) -m autograder release
 
+# The feedback page's browser test renders it in headless Chromium (Debian package `chromium`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	  else echo "note: chromium is not installed; run: sudo apt-get install chromium"; fi; }
+
 demo: setup
 	$(PY) -m autograder demo
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 lint: $(STAMP)

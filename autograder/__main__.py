@@ -1,11 +1,11 @@
-"""Command line: python -m autograder {build,release,demo,grade} (run from the course root)."""
+"""Command line: python -m autograder {build,release,demo,grade,feedback,export} (run from the course root)."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
 
-from . import build_notebook, course, demo, grade, spec
+from . import build_notebook, course, demo, export, feedback, grade, spec
 from .sandbox.launch import Limits, SandboxError
 
 
@@ -34,6 +34,14 @@ def main(argv: list[str] | None = None) -> int:
                               help="MiB of the largest file a submission may write (default %(default)s)")
     grade_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                               help="bubblewrap, resource limits only, or bubblewrap when installed")
+    feedback_parser = sub.add_parser("feedback", help="an HTML feedback page per student under feedback/")
+    feedback_parser.add_argument("assignment")
+    feedback_parser.add_argument("--student", action="append", help="only this student (repeatable)")
+    export_parser = sub.add_parser("export", help="grades to a CSV (per function) or to Gradescope's results.json")
+    export_parser.add_argument("assignment")
+    export_parser.add_argument("--format", choices=("csv", "gradescope"), default="csv")
+    export_parser.add_argument("--out", type=Path, default=None,
+                               help="file (csv) or folder (gradescope); default under exports/")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -42,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
                             args.max_file_size)
             return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox)
+        if args.command == "feedback":
+            return feedback.run(args.assignment, args.student)
+        if args.command == "export":
+            return export.run(args.assignment, args.format, args.out)
         root = course.course_root()
         template = course.source_path(root).with_suffix(".py")
         changed = build_notebook.write(template, course.source_path(root))

@@ -15,7 +15,7 @@ import numpy as np
 
 from solutions.helpers import TimeLimitExceeded, time_limit
 
-from .calls import Own, Procedure, Ref, Returned, StudentError, Target, to_plain
+from .calls import Own, Procedure, Ref, Returned, StudentError, Target, scrub, to_plain
 from .procedures import PROCEDURES
 
 
@@ -113,7 +113,7 @@ class Executor:
             raise StudentError(f"{' / '.join(owns)} did not finish within {self.seconds:g} s "
                                "(an endless loop?)") from None
         except (Exception, SystemExit) as exc:
-            raise StudentError(f"{type(exc).__name__}: {str(exc)[:300]}") from None
+            raise StudentError(f"{type(exc).__name__}: {scrub(exc)}") from None
         mutated = tuple(i for i, (a, g) in enumerate(zip(args, given))
                         if not isinstance(a, (Own, Ref, Procedure)) and not _same(a, g))
         return Returned(value, mutated, {i: to_plain(given[i]) for i in mutated})

@@ -64,3 +64,10 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
                               for c in r.checks]} for r in results],
     }
     (folder / RESULTS).write_text(json.dumps(summary, indent=1, default=float))
+
+
+def cell_messages(cell: dict) -> list[str]:
+    """The distinct diagnoses of one cell of results.json (its visible failure, then failed checks)."""
+    messages = ([cell["visible_failure"]] if cell.get("visible_failure") else []) + [
+        c["message"] for c in cell.get("checks", []) if not c["passed"] and c.get("message")]
+    return list(dict.fromkeys(messages))

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from . import spec
 from .calls import StudentError, Submission
 from .checks import CHECKS, CheckFailed
+from .hints import hint
 
 
 @dataclass
@@ -40,7 +41,7 @@ def run_check(check_id: str, sub: Submission) -> CheckResult:
     except CheckFailed as failed:
         return CheckResult(check_id, False, str(failed), failed.details)
     except StudentError as error:
-        return CheckResult(check_id, False, f"calling your code failed: {error}")
+        return CheckResult(check_id, False, f"calling your code failed: {error}{hint(str(error))}")
     except Exception as error:  # a value no check foresaw: the check fails, the batch goes on
         return CheckResult(check_id, False, f"the result could not be judged ({type(error).__name__})")
     return CheckResult(check_id, True, details=details)

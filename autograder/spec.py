@@ -26,25 +26,34 @@ class TestCell:
     points: int
     judges: tuple[str, ...]
     checks: tuple[str, ...] = ()
+    about: str = ""  # what the cell checks, in words, for feedback
 
 
 TEST_CELLS = (
-    TestCell("test_loss_basic", 1, ("loss",)),
-    TestCell("test_loss_hidden", 2, ("loss",), ("loss_values", "loss_hygiene")),
-    TestCell("test_sigmoid_basic", 1, ("sigmoid",)),
-    TestCell("test_sigmoid_hidden", 2, ("sigmoid",),
-             ("sigmoid_values", "sigmoid_extremes", "sigmoid_hygiene")),
-    TestCell("test_forward_prop_xor", 1, ("forward_prop",), ("forward_prop_xor",)),
-    TestCell("test_forward_prop_hidden", 2, ("forward_prop",),
-             ("forward_prop_networks", "forward_prop_hygiene")),
-    TestCell("test_backward_prop_basic", 1, ("backward_prop",)),
+    TestCell("test_loss_basic", 1, ("loss",), about="loss on one and on two outputs: value and derivative"),
+    TestCell("test_loss_hidden", 2, ("loss",), ("loss_values", "loss_hygiene"),
+             "loss on floats, columns and several outputs; inputs left unchanged; same answer twice"),
+    TestCell("test_sigmoid_basic", 1, ("sigmoid",), about="sigmoid and its derivative at 0 and 2; limits at large |z|"),
+    TestCell("test_sigmoid_hidden", 2, ("sigmoid",), ("sigmoid_values", "sigmoid_extremes", "sigmoid_hygiene"),
+             "sigmoid on vectors, matrices and floats, and at very large |z|; inputs left unchanged"),
+    TestCell("test_forward_prop_xor", 1, ("forward_prop",), ("forward_prop_xor",),
+             "the lecture's XOR network (F = 5) gives 0.149133, 0.893164, 0.893164, 0.149133"),
+    TestCell("test_forward_prop_hidden", 2, ("forward_prop",), ("forward_prop_networks", "forward_prop_hygiene"),
+             "every hs[l] and zs[l] on networks of depth 1 to 4 with sigmoid, tanh and identity"),
+    TestCell("test_backward_prop_basic", 1, ("backward_prop",),
+             about="dldhs on a small network where every derivative has a closed form"),
     TestCell("test_backward_prop_hidden", 3, ("backward_prop",),
-             ("backward_prop_networks", "backward_prop_no_global_hs", "backward_prop_hygiene")),
-    TestCell("test_compute_gradients_basic", 1, ("compute_gradients",)),
+             ("backward_prop_networks", "backward_prop_no_global_hs", "backward_prop_hygiene"),
+             "every dldhs[l] on networks of depth 1 to 4; no use of a notebook variable hs"),
+    TestCell("test_compute_gradients_basic", 1, ("compute_gradients",),
+             about="dWs and dbs on a small network where they have a closed form"),
     TestCell("test_compute_gradients_hidden", 3, ("compute_gradients",),
-             ("compute_gradients_networks", "compute_gradients_hygiene")),
-    TestCell("test_gradient_check", 4, FUNCTIONS, ("gradient_check",)),
-    TestCell("test_training", 4, FUNCTIONS, ("training",)),
+             ("compute_gradients_networks", "compute_gradients_hygiene"),
+             "every dWs[l] and dbs[l] on networks of depth 1 to 4, shaped like Ws and bs"),
+    TestCell("test_gradient_check", 4, FUNCTIONS, ("gradient_check",),
+             "your five functions together: back-propagated gradients agree with finite differences"),
+    TestCell("test_training", 4, FUNCTIONS, ("training",),
+             "your five functions together: gradient descent on noisy XOR follows the reference's loss curve"),
 )
 
 TOTAL_POINTS = sum(cell.points for cell in TEST_CELLS)

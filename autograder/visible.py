@@ -15,7 +15,8 @@ import numpy as np
 from solutions import helpers
 
 from . import spec
-from .calls import Own, Procedure, Ref, StudentError, Submission
+from .calls import Own, Procedure, Ref, StudentError, Submission, scrub
+from .hints import hint
 from .procedures import PROCEDURES, PUBLIC
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
@@ -82,7 +83,7 @@ def run_visible(code: str, ns: dict, label: str) -> str | None:
     except AssertionError as failed:
         return f"visible test failed: {failed}" if str(failed) else "a visible test failed"
     except StudentError as error:
-        return f"calling your code failed: {error}"
+        return f"calling your code failed: {error}{hint(str(error))}"
     except Exception as error:
-        return f"a visible test raised {type(error).__name__}: {str(error)[:300]}"
+        return f"a visible test raised {type(error).__name__}: {scrub(error)}"
     return None

@@ -188,3 +188,75 @@ def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_g
     analytic = backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
     numeric = finite_difference_gradients(x, y, Ws, bs, f, loss, forward_prop, eps)
     return layer_errors(analytic, numeric)
+
+
+def gradient_diagnosis(errors, tol: float = 1e-6) -> list:
+    """One sentence per layer on a gradient check's relative errors, and what to look at.
+
+    errors: relative error per layer (gradient_check's result). The same words appear on the
+    feedback page and in the notebook's self-check.
+    """
+    errors = [float(e) for e in errors]
+    bad = [l for l, e in enumerate(errors) if not e <= tol]
+    lines = [f"layer {l}: relative error {e:.1e}, " + ("agrees with finite differences" if l not in bad
+                                                        else "DISAGREES with finite differences")
+             for l, e in enumerate(errors)]
+    if not bad:
+        return lines
+    top = len(errors) - 1
+    if any(e != e for e in errors):
+        lines.append("nan appeared: look for an overflow or a division by zero")
+    elif top in bad:
+        lines.append("the top layer is already wrong: check dldhs[L] = loss'(f(zs[L])[0], y) in backward_prop, "
+                     "and dWs[l] = (dldhs[l+1] * f'(zs[l+1])) @ hs[l].T, dbs[l] = dldhs[l+1] * f'(zs[l+1]) in "
+                     "compute_gradients (both need the activation's derivative f'(z))")
+    else:
+        lines.append(f"layers above {max(bad)} are right, so the step down in backward_prop is suspect: add "
+                     "up the contributions of every unit i (+=, not =), multiply by f'(z) of the layer above, "
+                     "and use W transposed")
+    if any(0.3 < e < 1.0 for e in errors):
+        lines.append("an error near 1 often means a wrong sign or a term missing altogether")
+    return lines
+
+
+def training_diagnosis(losses) -> str:
+    """One sentence on a training run's loss curve (the same on the feedback page and in the self-check)."""
+    losses = [float(e) for e in losses]
+    if not losses or any(e != e or e in (float("inf"), float("-inf")) for e in losses):
+        return "the loss became nan or inf: a gradient is far too large or has the wrong sign"
+    if losses[-1] < losses[0]:
+        return f"the loss decreased from {losses[0]:.4g} to {losses[-1]:.4g} over {len(losses)} steps"
+    return (f"the loss did not decrease ({losses[0]:.4g} at the start, {losses[-1]:.4g} at the end): a gradient "
+            "has the wrong sign or is missing a factor")
+
+
+def self_check(sigmoid, loss, forward_prop, backward_prop, compute_gradients, seed: int = 0) -> bool:
+    """Check your functions together before you submit: gradient checks on three random networks
+    and a short training run, with the diagnoses the feedback page gives. Returns True when all pass."""
+    rng = np.random.default_rng(seed)
+    passed = True
+    for sizes, f in [((2, 2, 1), sigmoid), ((3, 4, 2), tanh), ((2, 3, 3, 2), sigmoid)]:
+        Ws, bs = random_network(sizes, rng)
+        x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
+        try:
+            with time_limit(10, "the gradient check"):
+                errors = gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
+        except (Exception, TimeLimitExceeded) as error:
+            print(f"network {sizes}: your functions raised {type(error).__name__}: {error}")
+            passed = False
+            continue
+        lines = gradient_diagnosis(errors)
+        passed &= all(e <= 1e-6 for e in errors)
+        print(f"network {sizes} ({f.__name__}):\n  " + "\n  ".join(lines))
+    x, y = noisy_xor(16, rng)
+    Ws, bs = random_network([2, 2, 1], rng)
+    try:
+        with time_limit(30, "training"):
+            _, _, Es = train(x, y, Ws, bs, 0.5, 40, sigmoid, loss, forward_prop, backward_prop, compute_gradients)
+        print("training:", training_diagnosis(Es))
+        passed &= Es[-1] < Es[0]
+    except (Exception, TimeLimitExceeded) as error:
+        print(f"training: your functions raised {type(error).__name__}: {error}")
+        passed = False
+    print("All self-checks pass." if passed else "Some self-checks fail: see above.")
+    return bool(passed)

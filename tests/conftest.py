@@ -1,5 +1,7 @@
 """Shared fixtures: real nbgrader courses in temporary folders, graded once per test session."""
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,3 +71,19 @@ def graded(tmp_path_factory) -> dict[str, GradedCourse]:
     with ThreadPoolExecutor(max_workers=len(roots)) as pool:
         list(pool.map(course.autograde, roots.values()))
     return {name: GradedCourse(root, course.read_scores(root)) for name, root in roots.items()}
+
+
+def kit_grade(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", "backprop", *args], cwd=root,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def kit_graded(graded):
+    """The nbgrader-graded courses of conftest, graded again by the kit (scores read before and after)."""
+    out = {}
+    for name, graded_course in graded.items():
+        result = kit_grade(graded_course.root, "--force")
+        assert result.returncode == 0, result.stdout + result.stderr
+        out[name] = course.read_scores(graded_course.root)
+    return out

@@ -3,8 +3,6 @@ isolation from hostile work, a result for everyone."""
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -12,25 +10,9 @@ import pytest
 
 from autograder import course, spec
 from autograder.submissions import expected_scores, fill, reference_answers
-from tests.conftest import ROOT
+from tests.conftest import ROOT, kit_grade
 
 FULL = expected_scores(())
-
-
-def kit_grade(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", "backprop", *args], cwd=root,
-                          capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="session")
-def kit_graded(graded):
-    """The nbgrader-graded courses of conftest, graded again by the kit (scores read before and after)."""
-    out = {}
-    for name, graded_course in graded.items():
-        result = kit_grade(graded_course.root, "--force")
-        assert result.returncode == 0, result.stdout + result.stderr
-        out[name] = course.read_scores(graded_course.root)
-    return out
 
 
 @pytest.mark.parametrize("name", ["class", "mutants"])

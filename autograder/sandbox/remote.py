@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ..calls import Invalid, Own, Ref, Returned, StudentError, Target
+from ..calls import Invalid, Own, Ref, Returned, StudentError, Target, scrub
 from ..collaborators import REFERENCE
 from . import wire
 from .launch import Limits, Zygote
@@ -139,7 +139,7 @@ class RemoteSubmission:
                              if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int}
                     return Returned(sanitize(message.get("value")), positions, after)
                 elif op == "error":
-                    text = str(message.get("message", "failed"))[:500]
+                    text = scrub(message.get("message", "failed"), 500)
                     if "did not finish within" in text:
                         self.timed_out.update(owns)
                     raise StudentError(text)

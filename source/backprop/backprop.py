@@ -400,3 +400,26 @@ with time_limit(5, "training"):
 assert np.all(np.isfinite(Es_small)), "the training loss became nan or inf"
 assert Es_small[-1] < Es_small[0], f"the loss should decrease during training: {Es_small[0]:.4f} -> {Es_small[-1]:.4f}"
 print("training decreases the loss")
+
+# %% [markdown]
+# ## 8. Before you submit
+#
+# 1. *Kernel → Restart & Run All*: every visible test above must print that it passes.
+# 2. Run the self-check below. It checks your five functions together, as the graders will: your
+#    gradients against finite differences on three random networks, and a short training run. It
+#    prints the same diagnoses your feedback page will show (which layer's gradient disagrees, by
+#    how much, and what to look at). The hidden tests use other networks, so passing here is
+#    necessary, not sufficient.
+# 3. Save, and submit the notebook under its own name, `backprop.ipynb`.
+
+# %% [given] helpers_self_check
+# <<helper: gradient_diagnosis>>
+
+
+# <<helper: training_diagnosis>>
+
+
+# <<helper: self_check>>
+
+# %% [code]
+self_check(sigmoid, loss, forward_prop, backward_prop, compute_gradients)
