@@ -67,6 +67,17 @@ class Submission(Protocol):
         namespace for the duration of the call (to catch reads of stale globals)."""
         ...
 
+    def call_many(self, calls: list[tuple]) -> list:
+        """Several (target, *args) calls at once, in order: a Returned or a StudentError each."""
+        ...
+
+
+def unwrap(item):
+    """A result of call_many, raising the StudentError it holds."""
+    if isinstance(item, StudentError):
+        raise item
+    return item
+
 
 MAX_ITEMS = 10_000
 

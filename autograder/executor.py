@@ -99,6 +99,16 @@ class Executor:
             return PROCEDURES[arg.name]
         return copy.deepcopy(arg)
 
+    def call_many(self, calls: list[tuple]) -> list:
+        """See calls.Submission.call_many."""
+        results = []
+        for target, *args in calls:
+            try:
+                results.append(self.call(target, *args))
+            except StudentError as error:
+                results.append(error)
+        return results
+
     def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
         """Run target(*args) on copies of args; see calls.Submission."""
         fn = self._resolve(target)

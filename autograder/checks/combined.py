@@ -8,7 +8,7 @@ from solutions import backprop as reference
 from solutions import helpers
 
 from .. import cases, procedures, spec
-from ..calls import Own, Procedure, Ref, Submission
+from ..calls import Own, Procedure, Ref, Submission, unwrap
 from ..collaborators import REFERENCE
 from . import check
 from .compare import array, fail, items
@@ -46,12 +46,16 @@ def _reference_gradients(net: cases.Network):
 def gradient_check(sub: Submission) -> dict:
     """Back-propagated gradients agree with centred finite differences of the same network."""
     errors = {}
-    for net in cases.networks():
+    nets = cases.networks()
+    calls = []
+    for net in nets:
         f = _activation(net.activation)
-        analytic = sub.call(Procedure("backprop_gradients"), net.x, net.y, net.Ws, net.bs, f,
-                            Own("loss"), *STUDENT).value
-        numeric = sub.call(Procedure("finite_difference_gradients"), net.x, net.y, net.Ws, net.bs,
-                           f, Own("loss"), Own("forward_prop"), spec.GRADCHECK_EPS).value
+        calls += [(Procedure("backprop_gradients"), net.x, net.y, net.Ws, net.bs, f, Own("loss"), *STUDENT),
+                  (Procedure("finite_difference_gradients"), net.x, net.y, net.Ws, net.bs, f, Own("loss"),
+                   Own("forward_prop"), spec.GRADCHECK_EPS)]
+    returns = sub.call_many(calls)
+    for k, net in enumerate(nets):
+        analytic, numeric = unwrap(returns[2 * k]).value, unwrap(returns[2 * k + 1]).value
         numeric = _gradients(numeric, net, "finite-difference")
         layer_errors = helpers.layer_errors(_gradients(analytic, net, "back-propagated"), numeric)
         # Agreement means little when nothing moves: a loss stuck at a constant agrees with itself.

@@ -112,37 +112,31 @@ class RemoteSubmission:
         except Exception as error:
             return {"op": "callback_error", "message": f"{type(error).__name__}: {error}"}
 
-    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
-        owns = [a.name for a in (target, *args) if isinstance(a, Own)]
+    def _returned(self, item: dict) -> Returned:
+        mutated = item.get("mutated") if isinstance(item.get("mutated"), list) else []
+        after = item.get("after") if isinstance(item.get("after"), list) else []
+        after = {pair[0]: sanitize(pair[1]) for pair in after
+                 if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int}
+        return Returned(sanitize(item.get("value")), tuple(i for i in mutated if type(i) is int), after)
+
+    def _exchange(self, request: dict, owns: list[str], refs: set[str], seconds: float) -> dict:
+        """Send a request, answer the child's collaborator callbacks, return its final reply."""
         for name in owns:
             if name in self.timed_out:
                 raise StudentError(f"{name} did not finish in an earlier check")
         if self.sock is None:
             self._spawn()
-        allowed = {a.name for a in args if isinstance(a, Ref)}
-        deadline = time.monotonic() + self.limits.seconds + GRACE_SECONDS
+        deadline = time.monotonic() + seconds + GRACE_SECONDS
         try:
-            wire.send(self.sock, {"op": "call", "target": target, "args": list(args), "poison": poison})
+            wire.send(self.sock, request)
             while True:
                 self.sock.settimeout(max(0.01, deadline - time.monotonic()))
                 message = wire.recv(self.sock)
                 op = message.get("op") if isinstance(message, dict) else None
                 if op == "callback":
-                    wire.send(self.sock, self._callback(message, allowed))
-                elif op == "result":
-                    mutated = message.get("mutated")
-                    if not isinstance(mutated, list):
-                        mutated = []
-                    positions = tuple(i for i in mutated if type(i) is int)
-                    after = message.get("after") if isinstance(message.get("after"), list) else []
-                    after = {pair[0]: sanitize(pair[1]) for pair in after
-                             if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int}
-                    return Returned(sanitize(message.get("value")), positions, after)
-                elif op == "error":
-                    text = scrub(message.get("message", "failed"), 500)
-                    if "did not finish within" in text:
-                        self.timed_out.update(owns)
-                    raise StudentError(text)
+                    wire.send(self.sock, self._callback(message, refs))
+                elif op in ("result", "results", "error"):
+                    return message
                 else:
                     raise wire.WireError("unexpected message")
         except (wire.WireError, OSError) as error:
@@ -150,3 +144,40 @@ class RemoteSubmission:
             if isinstance(error, (TimeoutError, socket.timeout)):
                 self.timed_out.update(owns)
             raise StudentError(f"{' / '.join(owns) or 'the call'}: {self.events[-1]}") from None
+
+    def _error(self, text, owns: list[str]) -> StudentError:
+        text = scrub(text or "failed", 500)
+        if "did not finish within" in text:
+            self.timed_out.update(owns)
+        return StudentError(text)
+
+    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
+        owns = [a.name for a in (target, *args) if isinstance(a, Own)]
+        refs = {a.name for a in args if isinstance(a, Ref)}
+        reply = self._exchange({"op": "call", "target": target, "args": list(args), "poison": poison}, owns, refs,
+                               self.limits.seconds)
+        if reply.get("op") != "result":
+            raise self._error(reply.get("message"), owns)
+        return self._returned(reply)
+
+    def call_many(self, calls: list[tuple]) -> list:
+        """All calls in one exchange; if the child dies on the way, each call again on its own."""
+        owns = sorted({a.name for call in calls for a in call if isinstance(a, Own)})
+        refs = {a.name for call in calls for a in call[1:] if isinstance(a, Ref)}
+        request = {"op": "call_many", "calls": [[call[0], list(call[1:])] for call in calls]}
+        try:
+            reply = self._exchange(request, owns, refs, self.limits.seconds * len(calls))
+        except StudentError:
+            reply = {}
+        items = reply.get("items") if reply.get("op") == "results" else None
+        if not isinstance(items, list) or len(items) != len(calls):
+            return [self._one(call) for call in calls]
+        return [self._error(item.get("error"), [a.name for a in call if isinstance(a, Own)])
+                if not isinstance(item, dict) or "error" in item else self._returned(item)
+                for item, call in zip(items, calls)]
+
+    def _one(self, call: tuple):
+        try:
+            return self.call(*call)
+        except StudentError as error:
+            return error

@@ -117,17 +117,29 @@ def serve(sock: socket.socket, limits: dict) -> None:
             wire.send(sock, {"op": "ready", "errors": run_cells(namespace, msg["cells"], limits["seconds"])})
         elif op == "call":
             try:
-                returned: Returned = executor.call(msg["target"], *msg["args"], poison=msg.get("poison"))
-                reply = {"op": "result", "value": returned.value, "mutated": list(returned.mutated),
-                         "after": [[i, v] for i, v in returned.after.items()]}
+                returned = executor.call(msg["target"], *msg["args"], poison=msg.get("poison"))
+                reply = {"op": "result", **_result(returned)}
             except StudentError as error:
                 reply = {"op": "error", "message": str(error)}
-            try:
-                wire.send(sock, reply)
-            except wire.WireError as error:
-                wire.send(sock, {"op": "error", "message": f"the result could not be sent back: {error}"})
+            _send(sock, reply)
+        elif op == "call_many":
+            items = executor.call_many([(call[0], *call[1]) for call in msg["calls"]])
+            _send(sock, {"op": "results", "items": [{"error": str(item)} if isinstance(item, StudentError)
+                                                    else _result(item) for item in items]})
         else:
             return
+
+
+def _result(returned: Returned) -> dict:
+    return {"value": returned.value, "mutated": list(returned.mutated),
+            "after": [[i, v] for i, v in returned.after.items()]}
+
+
+def _send(sock: socket.socket, reply: dict) -> None:
+    try:
+        wire.send(sock, reply)
+    except wire.WireError as error:
+        wire.send(sock, {"op": "error", "message": f"the result could not be sent back: {error}"})
 
 
 def _child(fd: int, limits: dict) -> None:
