@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                               help="MiB of the largest file a submission may write (default %(default)s)")
     grade_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                               help="bubblewrap, resource limits only, or bubblewrap when installed")
+    grade_parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                              help="grade on a Dask distributed cluster (tcp://host:port); default: this machine")
     feedback_parser = sub.add_parser("feedback", help="an HTML feedback page per student under feedback/")
     feedback_parser.add_argument("assignment")
     feedback_parser.add_argument("--student", action="append", help="only this student (repeatable)")
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
                             args.max_file_size)
-            return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox)
+            return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox,
+                             args.scheduler)
         if args.command == "feedback":
             return feedback.run(args.assignment, args.student)
         if args.command == "export":

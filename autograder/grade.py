@@ -101,8 +101,55 @@ def find_submissions(root: Path, students: list[str] | None) -> dict[str, Path]:
     return found
 
 
+def graded_locally(pool: Pool, todo: dict[str, Path], source, visible: dict, limits: Limits):
+    """Outcomes as this machine's sandboxed workers finish them (one thread drives each zygote)."""
+    jobs: queue.Queue = queue.Queue()
+    for item in todo.items():
+        jobs.put(item)
+    done: queue.Queue = queue.Queue()
+
+    def work(zygote: Zygote) -> None:
+        while True:
+            try:
+                student, folder = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put(grade_one(student, folder, zygote, source, visible, limits))
+            except Exception as error:  # a bug of ours: record it, keep grading the others
+                done.put(Outcome(student, _zeros(f"the grader failed: {error!r}"), reason=repr(error),
+                                 grader_error=True))
+
+    threads = [threading.Thread(target=work, args=(z,), daemon=True) for z in pool.zygotes]
+    for thread in threads:
+        thread.start()
+    for _ in range(len(todo)):
+        yield done.get()
+    for thread in threads:
+        thread.join()
+
+
+def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outcome]:
+    """The single writer: each outcome into the gradebook and autograded/, with progress."""
+    from nbgrader.api import Gradebook
+
+    progress, recorded = Progress(len(todo)), []
+    # nbgrader's own API warns about its session handling on every new submission: noise.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    graded_dir = Path(coursedir.root) / "autograded"
+    with Gradebook(coursedir.db_url) as gb:
+        for outcome in outcomes:
+            folder = todo[outcome.student]
+            record_scores(gb, outcome.student, outcome.results, coursedir.get_existing_timestamp(str(folder)))
+            write_graded(graded_dir / outcome.student / spec.ASSIGNMENT, outcome.notebook, source,
+                         outcome.results, outcome.reason, outcome.cell_errors)
+            recorded.append(outcome)
+            progress.step(outcome.student)
+    return recorded
+
+
 def run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
-        sandbox: str = "auto") -> int:
+        sandbox: str = "auto", scheduler: str | None = None) -> int:
     if assignment != spec.ASSIGNMENT:
         raise course.CourseError(f"this kit grades the assignment {spec.ASSIGNMENT!r}, not {assignment!r}")
     root = course.course_root()
@@ -118,6 +165,7 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
         except MissingEntry:
             raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: run `nbgrader "
                                      f"generate_assignment {spec.ASSIGNMENT}` (or `make release`) first") from None
+    start = time.monotonic()
     source = nbformat.read(course.source_path(root), as_version=4)
     visible = visible_tests(source)
     submissions = find_submissions(root, students)
@@ -131,50 +179,24 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
     if not todo:
         print("Nothing to grade.", file=sys.stderr)
         return 0
-    workers = max(1, min(workers, len(todo)))
-    jobs: queue.Queue = queue.Queue()
-    for item in todo.items():
-        jobs.put(item)
-    done: queue.Queue = queue.Queue()
-    print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} with {workers} sandboxed worker(s) ...",
-          file=sys.stderr)
-    with Pool(workers, sandbox) as pool:
+    if scheduler:
+        from .distributed import graded_on_cluster
 
-        def work(zygote: Zygote) -> None:
-            while True:
-                try:
-                    student, folder = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    done.put(grade_one(student, folder, zygote, source, visible, limits))
-                except Exception as error:  # a bug of ours: record it, keep grading the others
-                    done.put(Outcome(student, _zeros(f"the grader failed: {error!r}"), reason=repr(error),
-                                     grader_error=True))
-
-        threads = [threading.Thread(target=work, args=(z,), daemon=True) for z in pool.zygotes]
-        for thread in threads:
-            thread.start()
-        progress, outcomes = Progress(len(todo)), []
-        # nbgrader's own API warns about its session handling on every new submission: noise.
-        warnings.filterwarnings("ignore", message=".*not in session.*")
-        with Gradebook(coursedir.db_url) as gb:
-            for _ in range(len(todo)):
-                outcome = done.get()
-                folder = todo[outcome.student]
-                record_scores(gb, outcome.student, outcome.results, coursedir.get_existing_timestamp(str(folder)))
-                write_graded(graded_dir / outcome.student / spec.ASSIGNMENT, outcome.notebook, source,
-                             outcome.results, outcome.reason, outcome.cell_errors)
-                outcomes.append(outcome)
-                progress.step(outcome.student)
-        for thread in threads:
-            thread.join()
+        print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} on the Dask cluster at {scheduler} ...",
+              file=sys.stderr)
+        outcomes = record_all(graded_on_cluster(scheduler, todo, source, limits, sandbox), todo, coursedir, source)
+    else:
+        workers = max(1, min(workers, len(todo)))
+        print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} with {workers} sandboxed worker(s) ...",
+              file=sys.stderr)
+        with Pool(workers, sandbox) as pool:
+            outcomes = record_all(graded_locally(pool, todo, source, visible, limits), todo, coursedir, source)
     scores = {o.student: {r.grade_id: r.score for r in o.results} for o in outcomes}
     print(score_table(scores, sorted(scores)))
     for o in sorted(outcomes, key=lambda o: o.student):
         if o.reason:
             print(f"{o.student}: {o.reason}")
-    elapsed = time.monotonic() - progress.start
+    elapsed = time.monotonic() - start
     print(f"Graded {len(outcomes)} submission(s) in {elapsed:.1f} s; scores are in the gradebook "
           f"({coursedir.db_url}) and graded notebooks in autograded/.")
     return 1 if any(o.grader_error for o in outcomes) else 0
