@@ -23,10 +23,11 @@ def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -
     except MissingEntry:
         gb.add_student(student)
     gb.update_or_create_submission(spec.ASSIGNMENT, student, **({"timestamp": timestamp} if timestamp else {}))
-    for result in results:
-        grade = gb.find_grade(result.grade_id, spec.NOTEBOOK, spec.ASSIGNMENT, student)
-        grade.auto_score = result.score
-        grade.needs_manual_grade = grade.manual_score is not None
+    scores = {result.grade_id: result.score for result in results}
+    for grade in gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student).grades:
+        if grade.name in scores:
+            grade.auto_score = scores[grade.name]
+            grade.needs_manual_grade = grade.manual_score is not None
     gb.db.commit()
 
 
