@@ -41,9 +41,15 @@ def hard_cases(release: nbformat.NotebookNode) -> dict[str, tuple[nbformat.Noteb
     }
 
 
-def _course(tmp: Path, submissions: dict[str, tuple[nbformat.NotebookNode, dict]]) -> Path:
+def released_course(tmp: Path) -> tuple[Path, nbformat.NotebookNode]:
+    """A fresh copy of the course at tmp, released with nbgrader; its root and release notebook."""
     root = course.copy_course(ROOT, tmp)
     course.generate_release(root)
+    return root, nbformat.read(course.release_path(root), as_version=4)
+
+
+def _course(tmp: Path, submissions: dict[str, tuple[nbformat.NotebookNode, dict]]) -> Path:
+    root, _ = released_course(tmp)
     for student, (nb, files) in submissions.items():
         course.submit(root, student, nb, files)
     return root

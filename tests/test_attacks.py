@@ -6,13 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import course, spec
 from autograder.submissions import expected_scores, fill, reference_answers
 from tests.attacks import ATTACKS
-from tests.conftest import ROOT
+from tests.conftest import released_course
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -23,9 +22,7 @@ def digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
-    root = course.copy_course(ROOT, tmp_path_factory.mktemp("attacked"))
-    course.generate_release(root)
-    release = nbformat.read(course.release_path(root), as_version=4)
+    root, release = released_course(tmp_path_factory.mktemp("attacked"))
     reference = reference_answers()
     for neighbour in ("aaa_neighbour", "zzz_neighbour"):
         course.submit(root, neighbour, fill(release, reference))

@@ -9,12 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import course
 from autograder.submissions import expected_scores, fill, read_examples
-from tests.conftest import ROOT, kit_grade
+from tests.conftest import ROOT, kit_grade, released_course
 from tests.submissions import STYLES
 
 BIN = Path(sys.executable).parent
@@ -50,9 +49,7 @@ def cluster(tmp_path_factory):
 
 
 def make_class(root: Path, copies: int) -> dict[str, dict]:
-    course.copy_course(ROOT, root)
-    course.generate_release(root)
-    release = nbformat.read(course.release_path(root), as_version=4)
+    root, release = released_course(root)
     expected = {}
     for example in read_examples(ROOT / "examples"):
         course.submit(root, example.student, fill(release, example.all_answers()))

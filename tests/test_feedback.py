@@ -9,13 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import cases, course, spec
 from autograder.submissions import fill, reference_answers
 from solutions import backprop, helpers
-from tests.conftest import ROOT, kit_grade
+from tests.conftest import ROOT, kit_grade, released_course
 from tests.submissions import MUTANTS
 
 # A backward_prop that puts its (hidden) inputs into its error message.
@@ -33,9 +32,7 @@ def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
     """A small class graded by the kit, with feedback pages and both exports written."""
-    root = course.copy_course(ROOT, tmp_path_factory.mktemp("feedback"))
-    course.generate_release(root)
-    release = nbformat.read(course.release_path(root), as_version=4)
+    root, release = released_course(tmp_path_factory.mktemp("feedback"))
     reference = reference_answers()
     course.submit(root, "reference", fill(release, reference))
     course.submit(root, "leaky", fill(release, {**reference, "backward_prop": LEAKY}))

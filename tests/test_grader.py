@@ -5,12 +5,11 @@ import hashlib
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import course, spec
 from autograder.submissions import expected_scores, fill, reference_answers
-from tests.conftest import ROOT, kit_grade
+from tests.conftest import ROOT, kit_grade, released_course
 
 FULL = expected_scores(())
 
@@ -39,9 +38,7 @@ def test_rerun_skips_then_regrades_identically(graded, kit_graded):
 
 
 def test_unreadable_and_misnamed_notebooks_get_zero_with_a_reason(tmp_path):
-    root = course.copy_course(ROOT, tmp_path / "course")
-    course.generate_release(root)
-    release = nbformat.read(course.release_path(root), as_version=4)
+    root, release = released_course(tmp_path / "course")
     course.submit(root, "good", fill(release, reference_answers()))
     broken = root / "submitted" / "broken" / "backprop"
     broken.mkdir(parents=True)
@@ -61,9 +58,7 @@ def test_unreadable_and_misnamed_notebooks_get_zero_with_a_reason(tmp_path):
 
 
 def test_without_bubblewrap_it_warns_loudly_and_still_grades(tmp_path):
-    root = course.copy_course(ROOT, tmp_path / "course")
-    course.generate_release(root)
-    release = nbformat.read(course.release_path(root), as_version=4)
+    root, release = released_course(tmp_path / "course")
     course.submit(root, "good", fill(release, reference_answers()))
     result = kit_grade(root, "--sandbox", "limits")
     assert result.returncode == 0, result.stderr
