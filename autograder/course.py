@@ -117,6 +117,16 @@ def coursedir(root: Path):
     return CourseDirectory(config=config)
 
 
+def display_url(db_url: str) -> str:
+    """The gradebook's URL to print: a password in it (a database server's) shows as ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:
+        return db_url
+
+
 def read_scores(root: Path) -> dict[str, dict[str, float | None]]:
     """Per student, per test cell grade_id, the score in the gradebook (None: not auto-graded)."""
     from nbgrader.api import Gradebook, MissingEntry

@@ -198,5 +198,5 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
             print(f"{o.student}: {o.reason}")
     elapsed = time.monotonic() - start
     print(f"Graded {len(outcomes)} submission(s) in {elapsed:.1f} s; scores are in the gradebook "
-          f"({coursedir.db_url}) and graded notebooks in autograded/.")
+          f"({course.display_url(coursedir.db_url)}) and graded notebooks in autograded/.")
     return 1 if any(o.grader_error for o in outcomes) else 0
