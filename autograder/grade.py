@@ -143,6 +143,7 @@ def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outco
             record_scores(gb, outcome.student, outcome.results, coursedir.get_existing_timestamp(str(folder)))
             write_graded(graded_dir / outcome.student / spec.ASSIGNMENT, outcome.notebook, source,
                          outcome.results, outcome.reason, outcome.cell_errors)
+            outcome.notebook = None  # written; keeping thousands of notebooks would only cost memory
             recorded.append(outcome)
             progress.step(outcome.student)
     return recorded
