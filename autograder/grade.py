@@ -149,6 +149,9 @@ def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outco
     return recorded
 
 
+RELEASE_FIRST = f"run `nbgrader generate_assignment {spec.ASSIGNMENT}` (or `make release`) first"
+
+
 def run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
         sandbox: str = "auto", scheduler: str | None = None) -> int:
     if assignment != spec.ASSIGNMENT:
@@ -158,14 +161,12 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
     from nbgrader.api import Gradebook, MissingEntry
 
     if coursedir.db_url.startswith("sqlite:///") and not Path(coursedir.db_url[len("sqlite:///"):]).exists():
-        raise course.CourseError(f"there is no gradebook yet ({coursedir.db_url}): run `nbgrader "
-                                 f"generate_assignment {spec.ASSIGNMENT}` (or `make release`) first")
+        raise course.CourseError(f"there is no gradebook yet ({coursedir.db_url}): {RELEASE_FIRST}")
     with Gradebook(coursedir.db_url) as gb:
         try:
             gb.find_notebook(spec.NOTEBOOK, spec.ASSIGNMENT)
         except MissingEntry:
-            raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: run `nbgrader "
-                                     f"generate_assignment {spec.ASSIGNMENT}` (or `make release`) first") from None
+            raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: {RELEASE_FIRST}") from None
     start = time.monotonic()
     source = nbformat.read(course.source_path(root), as_version=4)
     visible = visible_tests(source)

@@ -36,7 +36,15 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
     """autograded/<student>/<assignment>/: the notebook with each test cell's verdict as its
     output (visible test code only, never the hidden block), and results.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    by_id = {r.grade_id: r for r in results}
+    summary = {
+        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
+        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
+        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
+                   "visible_failure": r.visible_failure,
+                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
+                              for c in r.checks]} for r in results],
+    }
+    by_id = {cell["grade_id"]: cell for cell in summary["cells"]}
     if submitted is not None:
         nb = nbformat.from_dict(submitted)
         tests = {c.metadata.nbgrader.grade_id: c for c in source.cells
@@ -49,21 +57,12 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
             if grade_id in by_id and grade_id in tests:
                 cell.source = HIDDEN.sub("# (hidden tests ran here)", tests[grade_id].source)
                 r = by_id[grade_id]
-                text = (f"{r.score:g} / {r.points:g} points\n"
-                        + "".join(f"- {m}\n" for m in r.messages))
+                text = f"{r['score']:g} / {r['points']:g} points\n" + "".join(f"- {m}\n" for m in cell_messages(r))
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
         target = folder / f"{spec.NOTEBOOK}.ipynb"
         if target.exists():
             os.chmod(target, 0o644)
         nbformat.write(nb, target)
-    summary = {
-        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
-        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
-        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
-                   "visible_failure": r.visible_failure,
-                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
-                              for c in r.checks]} for r in results],
-    }
     (folder / RESULTS).write_text(json.dumps(summary, indent=1, default=float))
 
 

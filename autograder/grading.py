@@ -29,11 +29,6 @@ class CellResult:
     visible_failure: str | None
     checks: list[CheckResult]
 
-    @property
-    def messages(self) -> list[str]:
-        return ([self.visible_failure] if self.visible_failure else []) + [
-            c.message for c in self.checks if not c.passed]
-
 
 def run_check(check_id: str, sub: Submission) -> CheckResult:
     try:
