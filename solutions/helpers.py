@@ -236,8 +236,13 @@ def numerical_gradients(E, Ws, bs, eps: float = 1e-6):
 
 
 def relative_error(a, b) -> float:
-    """||a - b|| / (||a|| + ||b||), 0 when both are 0: scale-free, robust to single zeros."""
+    """||a - b|| / (||a|| + ||b||), 0 when both are 0: scale-free, robust to single zeros.
+
+    nan when either holds nan or inf, so that no tolerance accepts it.
+    """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
 
