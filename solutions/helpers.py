@@ -72,7 +72,7 @@ def capped_output(what: str = "your functions", keep: int = 3000):
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")  # each warning once per place it comes from
             try:
-                yield
+                yield sink
             finally:
                 for warning in caught:
                     sink.write(f"{warning.category.__name__}: {warning.message}\n")
@@ -96,15 +96,22 @@ def homework_functions(error: BaseException,
     return found
 
 
-def describe_failure(error: BaseException, seconds: float | None = None) -> str:
-    """One sentence on why a call into the homework's functions failed, naming the function."""
+def describe_failure(error: BaseException, seconds: float | None = None, printed: int = 0) -> str:
+    """Why a call into the homework's functions failed, naming the function.
+
+    seconds: the time limit, if error is TimeLimitExceeded; printed: how many characters of
+    output the functions wrote before (printing on every call can make them too slow).
+    """
     called = homework_functions(error)
     if isinstance(error, TimeLimitExceeded):
         # The loop is most likely in the outermost function still running; it may have been
         # stopped inside a function it calls.
         limit = f"within {seconds:g} s" if seconds is not None else "in time"
         where = f" (it was stopped while calling {called[-1]})" if called and called[-1] != called[0] else ""
-        return f"{called[0] if called else 'your code'} did not finish {limit}{where}: is there an endless loop?"
+        slow = (f" Your functions printed {printed:,} characters before that: printing on every call is slow, "
+                "remove the prints." if printed > 1000 else "")
+        return (f"{called[0] if called else 'your code'} did not finish {limit}{where}: is there an endless "
+                f"loop?{slow}")
     if isinstance(error, NotImplementedError) and called:
         return f"{called[-1]} is not written yet (its cell still raises NotImplementedError)"
     return f"{called[-1] if called else 'your code'} raised {type(error).__name__}: {error}"
@@ -120,10 +127,10 @@ def student_code(what: str, seconds: float):
     with their traceback into your code.
     """
     try:
-        with capped_output(what), np.errstate(all="ignore"), time_limit(seconds, what):
+        with capped_output(what) as output, np.errstate(all="ignore"), time_limit(seconds, what):
             yield
     except (NotImplementedError, TimeLimitExceeded) as error:
-        raise AssertionError(describe_failure(error, seconds)) from None
+        raise AssertionError(describe_failure(error, seconds, len(output.text) + output.dropped)) from None
 
 
 def tanh(z):
@@ -349,13 +356,13 @@ def self_check(sigmoid, loss, forward_prop, backward_prop, compute_gradients, se
     def attempt(what, call, *args):
         """(call(*args), True) within what is left of the time, or (None, False) after saying why not."""
         try:
-            with capped_output(what), np.errstate(all="ignore"), \
+            with capped_output(what) as output, np.errstate(all="ignore"), \
                     time_limit(max(deadline - time.monotonic(), 0.001), what):
                 return call(*args), True
         except (Exception, TimeLimitExceeded) as error:
             if isinstance(error, TimeLimitExceeded):
-                print(f"{what}: " + describe_failure(error, seconds) + " (self_check gives your functions "
-                      f"{seconds:g} s in all)")
+                print(f"{what}: " + describe_failure(error, seconds, len(output.text) + output.dropped)
+                      + f" (self_check gives your functions {seconds:g} s in all)")
             else:
                 print(f"{what}: " + describe_failure(error))
             print("Self-check stopped: fix this first, then run it again.")

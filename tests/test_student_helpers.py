@@ -192,3 +192,14 @@ def test_self_check_caps_what_the_functions_print(capsys):
                               backprop.compute_gradients)
     out, err = capsys.readouterr()
     assert err == "" and "dropped" in out and len(out) < 20_000
+
+
+def test_a_timeout_after_many_prints_points_at_the_prints():
+    chatty = defined("""
+        def loss(yhat, y):
+            while True:
+                print("loss: yhat =", yhat)
+    """)
+    with pytest.raises(AssertionError, match=r"^loss did not finish within 0.2 s.*remove the prints"):
+        with helpers.student_code("loss", seconds=0.2):
+            chatty["loss"](np.zeros((3, 1)), 0.0)

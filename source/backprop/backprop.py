@@ -410,10 +410,10 @@ print("your gradients agree with finite differences")
 # Gradient descent repeats $\mathbf{W}^l \leftarrow \mathbf{W}^l - \eta\, \partial E / \partial \mathbf{W}^l$
 # (and the same for $\mathbf{b}^l$), where $\partial E / \partial \mathbf{W}^l$ sums the per-sample
 # gradients over the data set. The data are XOR's four corners with Gaussian noise (standard
-# deviation 0.1), labelled by the corner they came from. Training starts from small random weights.
+# deviation 0.1), labelled by the corner they came from. Training starts from random weights.
 #
 # Because $\partial E / \partial \mathbf{W}^l$ is a *sum* over samples, the step it takes grows with
-# the data set: with the 24 samples below, $\eta = 0.5$ makes the loss fall smoothly; with 100
+# the data set: with the 16 samples below, $\eta = 0.75$ makes the loss fall smoothly; with 100
 # samples the same $\eta$ overshoots, and the loss swings up and down before it settles (try it).
 # Dividing $\eta$ by the number of samples (a *mean* loss) removes that dependence.
 
@@ -430,11 +430,11 @@ print("your gradients agree with finite differences")
 # <<helper: training_diagnosis>>
 
 # %% [code]
-rng = np.random.default_rng(2)
-x_train, y_train = noisy_xor(24, rng)
+rng = np.random.default_rng(1)
+x_train, y_train = noisy_xor(16, rng)
 Ws0, bs0 = random_network([2, 2, 1], rng, scale=1.0)
 with student_code("training", seconds=5):
-    Ws_fit, bs_fit, Es = train(x_train, y_train, Ws0, bs0, 0.5, 250, sigmoid, loss,
+    Ws_fit, bs_fit, Es = train(x_train, y_train, Ws0, bs0, 0.75, 150, sigmoid, loss,
                                forward_prop, backward_prop, compute_gradients)
     outputs = {(x1, x2): forward_prop(np.array([[x1], [x2]]), sigmoid, Ws_fit, bs_fit)[0][-1].item()
                for x1 in [0.0, 1.0] for x2 in [0.0, 1.0]}
@@ -448,10 +448,10 @@ for (x1, x2), output in outputs.items():
 
 # %% [test] test_training
 rng = np.random.default_rng(7)
-x_small, y_small = noisy_xor(20, rng)
+x_small, y_small = noisy_xor(8, rng)
 Ws_small, bs_small = random_network([2, 3, 1], rng)
 with student_code("the training run", seconds=3):
-    _, _, Es_small = train(x_small, y_small, Ws_small, bs_small, 0.5, 20, sigmoid, loss,
+    _, _, Es_small = train(x_small, y_small, Ws_small, bs_small, 0.5, 10, sigmoid, loss,
                            forward_prop, backward_prop, compute_gradients)
 assert np.all(np.isfinite(Es_small)), training_diagnosis(Es_small)
 assert Es_small[-1] < Es_small[0], training_diagnosis(Es_small)
