@@ -6,7 +6,10 @@ centred finite differences for gradient checking.
 """
 
 import contextlib
+import io
 import signal
+import time
+import warnings
 
 import numpy as np
 
@@ -36,6 +39,98 @@ def time_limit(seconds: float, what: str = "this code"):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class CappedOutput(io.TextIOBase):
+    """A text stream that keeps the first `keep` characters written to it and counts the rest."""
+
+    def __init__(self, keep: int):
+        self.keep, self.text, self.dropped = keep, "", 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = max(self.keep - len(self.text), 0)
+        self.text += text[:room]
+        self.dropped += max(len(text) - room, 0)
+        return len(text)
+
+
+@contextlib.contextmanager
+def capped_output(what: str = "your functions", keep: int = 3000):
+    """Catch what the block prints, writes to stderr or warns, then show at most `keep`
+    characters of it on stdout, saying how much was dropped.
+
+    nbgrader scores a test cell with anything on stderr 0, and a forgotten print in a loop
+    would otherwise fill the notebook with megabytes of output.
+    """
+    sink = CappedOutput(keep)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # each warning once per place it comes from
+            try:
+                yield sink
+            finally:
+                for warning in caught:
+                    sink.write(f"{warning.category.__name__}: {warning.message}\n")
+    finally:
+        text = sink.text
+        if text:
+            print(text, end="" if text.endswith("\n") else "\n")
+        if sink.dropped:
+            print(f"[{sink.dropped:,} more characters of output from {what} dropped: "
+                  f"only the first {keep:,} are shown]")
+
+
+def homework_functions(error: BaseException,
+                       names=("loss", "sigmoid", "forward_prop", "backward_prop", "compute_gradients")) -> list:
+    """The homework's functions that error's traceback passes through, outermost first."""
+    found, tb = [], error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in names:
+            found.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return found
+
+
+def describe_failure(error: BaseException, seconds: float | None = None, printed: int = 0) -> str:
+    """Why a call into the homework's functions failed, naming the function.
+
+    seconds: the time limit, if error is TimeLimitExceeded; printed: how many characters of
+    output the functions wrote before (printing on every call can make them too slow).
+    """
+    called = homework_functions(error)
+    if isinstance(error, TimeLimitExceeded):
+        # The loop is most likely in the outermost function still running; it may have been
+        # stopped inside a function it calls.
+        limit = f"within {seconds:g} s" if seconds is not None else "in time"
+        where = f" (it was stopped while calling {called[-1]})" if called and called[-1] != called[0] else ""
+        slow = (f" Your functions printed {printed:,} characters before that: printing on every call is slow, "
+                "remove the prints." if printed > 1000 else "")
+        return (f"{called[0] if called else 'your code'} did not finish {limit}{where}: is there an endless "
+                f"loop?{slow}")
+    if isinstance(error, NotImplementedError) and called:
+        return f"{called[-1]} is not written yet (its cell still raises NotImplementedError)"
+    return f"{called[-1] if called else 'your code'} raised {type(error).__name__}: {error}"
+
+
+@contextlib.contextmanager
+def student_code(what: str, seconds: float):
+    """Run a block that calls the homework's functions, as the tests and demonstrations do.
+
+    Stops it after `seconds` (an endless loop), keeps what it prints or warns off stderr and
+    short (capped_output), ignores numpy's floating-point warnings, and turns an unwritten or
+    endless function into an AssertionError that names it. Other errors pass through unchanged,
+    with their traceback into your code.
+    """
+    try:
+        with capped_output(what) as output, np.errstate(all="ignore"), time_limit(seconds, what):
+            yield
+    except (NotImplementedError, TimeLimitExceeded) as error:
+        raise AssertionError(describe_failure(error, seconds, len(output.text) + output.dropped)) from None
 
 
 def tanh(z):
@@ -148,8 +243,13 @@ def numerical_gradients(E, Ws, bs, eps: float = 1e-6):
 
 
 def relative_error(a, b) -> float:
-    """||a - b|| / (||a|| + ||b||), 0 when both are 0: scale-free, robust to single zeros."""
+    """||a - b|| / (||a|| + ||b||), 0 when both are 0: scale-free, robust to single zeros.
+
+    nan when either holds nan or inf, so that no tolerance accepts it.
+    """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
 
@@ -190,16 +290,24 @@ def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_g
     return layer_errors(analytic, numeric)
 
 
-def gradient_diagnosis(errors, tol: float = 1e-6) -> list:
-    """One sentence per layer on a gradient check's relative errors, and what to look at.
+def parameter_layer_name(l: int) -> str:
+    """How every message names the parameters Ws[l], bs[l]: the lecture's W^(l+1), b^(l+1).
 
-    errors: relative error per layer (gradient_check's result). The same words appear on the
-    feedback page and in the notebook's self-check.
+    Layer 0 is the input and has no parameters, so Ws[0] holds W^1: 'W^1, b^1 (Ws[0], bs[0])'.
+    """
+    return f"W^{l + 1}, b^{l + 1} (Ws[{l}], bs[{l}])"
+
+
+def gradient_diagnosis(errors, tol: float = 1e-6) -> list:
+    """One sentence per layer on a gradient check's relative errors, then what to look at.
+
+    errors: relative error per layer of parameters, errors[l] for (Ws[l], bs[l]) (gradient_check's
+    result). The same words appear on the feedback page and in the notebook's tests and self-check.
     """
     errors = [float(e) for e in errors]
-    bad = [l for l, e in enumerate(errors) if not e <= tol]
-    lines = [f"layer {l}: relative error {e:.1e}, " + ("agrees with finite differences" if l not in bad
-                                                        else "DISAGREES with finite differences")
+    bad = [l for l, e in enumerate(errors) if not e <= tol]  # nan is never <= tol: it counts as bad
+    lines = [f"{parameter_layer_name(l)}: relative error {e:.1e}, "
+             + ("DISAGREES with finite differences" if l in bad else "agrees with finite differences")
              for l, e in enumerate(errors)]
     if not bad:
         return lines
@@ -207,13 +315,17 @@ def gradient_diagnosis(errors, tol: float = 1e-6) -> list:
     if any(e != e for e in errors):
         lines.append("nan appeared: look for an overflow or a division by zero")
     elif top in bad:
-        lines.append("the top layer is already wrong: check dldhs[L] = loss'(f(zs[L])[0], y) in backward_prop, "
-                     "and dWs[l] = (dldhs[l+1] * f'(zs[l+1])) @ hs[l].T, dbs[l] = dldhs[l+1] * f'(zs[l+1]) in "
-                     "compute_gradients (both need the activation's derivative f'(z))")
+        lines.append(f"the top layer's gradients, {parameter_layer_name(top)}, are already wrong: check "
+                     "dldhs[L] = loss'(f(zs[L])[0], y) in backward_prop, and dWs[l] = (dldhs[l+1] * "
+                     "f'(zs[l+1])) @ hs[l].T, dbs[l] = dldhs[l+1] * f'(zs[l+1]) in compute_gradients "
+                     "(both need the activation's derivative f'(z))")
     else:
-        lines.append(f"layers above {max(bad)} are right, so the step down in backward_prop is suspect: add "
-                     "up the contributions of every unit i (+=, not =), multiply by f'(z) of the layer above, "
-                     "and use W transposed")
+        k = max(bad)
+        above = " and above" if k + 1 < top else ""
+        lines.append(f"the gradients of {parameter_layer_name(k + 1)}{above} agree, so the step down in "
+                     f"backward_prop from dldhs[{k + 2}] to dldhs[{k + 1}] is suspect: add up the "
+                     f"contributions of every unit i (+=, not =), multiply by f'(zs[{k + 2}]), and use "
+                     f"Ws[{k + 1}] transposed")
     if any(0.3 < e < 1.0 for e in errors):
         lines.append("an error near 1 often means a wrong sign or a term missing altogether")
     return lines
@@ -230,33 +342,51 @@ def training_diagnosis(losses) -> str:
             "has the wrong sign or is missing a factor")
 
 
-def self_check(sigmoid, loss, forward_prop, backward_prop, compute_gradients, seed: int = 0) -> bool:
+def self_check(sigmoid, loss, forward_prop, backward_prop, compute_gradients, seed: int = 0,
+               seconds: float = 5.0) -> bool:
     """Check your functions together before you submit: gradient checks on three random networks
-    and a short training run, with the diagnoses the feedback page gives. Returns True when all pass."""
+    and a short training run, with the diagnoses the feedback page gives. Returns True when all pass.
+
+    Your functions get `seconds` in all; the check stops at the first error or when time runs out
+    (an endless loop), naming the function. What they print is shown, but only the first lines.
+    """
     rng = np.random.default_rng(seed)
+    deadline = time.monotonic() + seconds
+
+    def attempt(what, call, *args):
+        """(call(*args), True) within what is left of the time, or (None, False) after saying why not."""
+        try:
+            with capped_output(what) as output, np.errstate(all="ignore"), \
+                    time_limit(max(deadline - time.monotonic(), 0.001), what):
+                return call(*args), True
+        except (Exception, TimeLimitExceeded) as error:
+            if isinstance(error, TimeLimitExceeded):
+                print(f"{what}: " + describe_failure(error, seconds, len(output.text) + output.dropped)
+                      + f" (self_check gives your functions {seconds:g} s in all)")
+            else:
+                print(f"{what}: " + describe_failure(error))
+            print("Self-check stopped: fix this first, then run it again.")
+            return None, False
+
     passed = True
     for sizes, f in [((2, 2, 1), sigmoid), ((3, 4, 2), tanh), ((2, 3, 3, 2), sigmoid)]:
         Ws, bs = random_network(sizes, rng)
         x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
-        try:
-            with time_limit(10, "the gradient check"):
-                errors = gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
-        except (Exception, TimeLimitExceeded) as error:
-            print(f"network {sizes}: your functions raised {type(error).__name__}: {error}")
-            passed = False
-            continue
-        lines = gradient_diagnosis(errors)
-        passed &= all(e <= 1e-6 for e in errors)
-        print(f"network {sizes} ({f.__name__}):\n  " + "\n  ".join(lines))
+        what = f"the gradient check on network {sizes} ({f.__name__})"
+        errors, ran = attempt(what, gradient_check, x, y, Ws, bs, f, loss, forward_prop, backward_prop,
+                              compute_gradients)
+        if not ran:
+            return False
+        passed &= all(e <= 1e-6 for e in errors)  # False for nan too
+        print(f"network {sizes} ({f.__name__}):\n  " + "\n  ".join(gradient_diagnosis(errors)))
     x, y = noisy_xor(16, rng)
     Ws, bs = random_network([2, 2, 1], rng)
-    try:
-        with time_limit(30, "training"):
-            _, _, Es = train(x, y, Ws, bs, 0.5, 40, sigmoid, loss, forward_prop, backward_prop, compute_gradients)
-        print("training:", training_diagnosis(Es))
-        passed &= Es[-1] < Es[0]
-    except (Exception, TimeLimitExceeded) as error:
-        print(f"training: your functions raised {type(error).__name__}: {error}")
-        passed = False
+    trained, ran = attempt("the training run", train, x, y, Ws, bs, 0.5, 40, sigmoid, loss, forward_prop,
+                           backward_prop, compute_gradients)
+    if not ran:
+        return False
+    Es = trained[2]
+    print("training:", training_diagnosis(Es))
+    passed &= bool(Es[-1] < Es[0])
     print("All self-checks pass." if passed else "Some self-checks fail: see above.")
     return bool(passed)

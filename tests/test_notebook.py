@@ -1,5 +1,6 @@
 """The generated notebooks: in sync with their sources, with the interfaces others rely on."""
 
+import ast
 import inspect
 import re
 import subprocess
@@ -7,8 +8,8 @@ import sys
 
 import nbformat
 
-from autograder import build_notebook, spec
-from solutions import backprop
+from autograder import build_notebook, grading, spec
+from solutions import backprop, helpers
 from tests.conftest import ROOT
 
 SOURCE = ROOT / "source" / "backprop" / "backprop.ipynb"
@@ -88,3 +89,55 @@ def test_bad_example_names_its_file(tmp_path):
         assert str(bad) in str(error) and "# base:" in str(error)
     else:
         raise AssertionError("a missing base header was accepted")
+
+
+# Calls that run student code: the five functions and the given helpers that chain them.
+STUDENT_CALLS = set(spec.FUNCTIONS) | {"gradient_check", "backprop_gradients", "finite_difference_gradients",
+                                       "train", "compute_loss"}
+
+
+def _guarded_calls(tree: ast.AST) -> tuple[list[float], list[str]]:
+    """The seconds of every `with student_code(..., seconds=N)` block, and the student calls outside one."""
+    budgets, unguarded = [], []
+
+    def visit(node: ast.AST, guarded: bool) -> None:
+        if isinstance(node, ast.With):
+            for item in node.items:
+                call = item.context_expr
+                if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "student_code":
+                    budgets.append(next(k.value.value for k in call.keywords if k.arg == "seconds"))
+                    guarded = True
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in STUDENT_CALLS and not guarded:
+            unguarded.append(node.func.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, guarded)
+
+    visit(tree, False)
+    return budgets, unguarded
+
+
+def test_every_cell_stops_student_code_well_inside_nbgrader_timeout():
+    """nbgrader interrupts a cell after Execute.timeout (10 s) and may then fail the whole notebook:
+    each cell runs student code only inside one student_code block of at most 5 s, and a test cell
+    with hidden checks (which may spend spec.CHECK_SECONDS more) at most 3 s."""
+    timeout = 10
+    assert f"c.Execute.timeout = {timeout}" in (ROOT / "nbgrader_config.py").read_text()
+    nb = nbformat.read(SOURCE, as_version=4)
+    checked = 0
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("solution") or (meta.get("locked") and not meta.get("grade")):
+            continue
+        code = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.DOTALL)
+        assert "time_limit(" not in code, cell.get("id")
+        budgets, unguarded = _guarded_calls(ast.parse(code))
+        label = meta.get("grade_id") or cell.get("id")
+        if "self_check(" in code:
+            assert inspect.signature(helpers.self_check).parameters["seconds"].default <= 5
+            continue
+        assert unguarded == [], f"{label} calls {unguarded} outside `with student_code(...)`"
+        hidden = bool(meta.get("grade")) and grading.cell(meta["grade_id"]).checks
+        assert sum(budgets) <= (3 if hidden else 5), f"{label}: {budgets} s of student code"
+        assert sum(budgets) + (spec.CHECK_SECONDS if hidden else 0) <= timeout - 2, label
+        checked += bool(budgets)
+    assert checked >= 10

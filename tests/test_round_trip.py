@@ -71,3 +71,17 @@ def test_graded_notebooks_hold_no_stderr(graded):
             assert all(o.get("name") != "stderr" for o in cell.outputs), cell.metadata.nbgrader.grade_id
 
 
+
+
+def test_noisy_example_keeps_its_output_off_stderr_and_short(graded):
+    """prints_and_warns prints on every call, writes to stderr and warns: no test cell of its graded
+    notebook holds stderr, and the demonstrations that call it thousands of times say they dropped output."""
+    path = graded["class"].root / "autograded" / "prints_and_warns" / "backprop" / "backprop.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    test_cells = {c.grade_id for c in spec.TEST_CELLS}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in test_cells:
+            assert all(o.get("name") != "stderr" for o in cell.outputs), cell.metadata.nbgrader.grade_id
+    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "more characters of output from training dropped" in streams
+    assert len(streams) < 100_000, "student output was not capped"

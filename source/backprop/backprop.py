@@ -26,25 +26,50 @@
 # **Conventions** (the lecture's). Every vector is a column: a sample $\mathbf{x}$ with $n_0$
 # features has shape `(n0, 1)`. A network of depth $L$ is two Python lists `Ws` and `bs` of $L$
 # arrays each; because Python counts from 0, `Ws[l]` holds $\mathbf{W}^{l+1}$, of shape
-# `(n_{l+1}, n_l)`, and `bs[l]` holds $\mathbf{b}^{l+1}$, of shape `(n_{l+1}, 1)`. An activation
-# or a loss returns a pair *(value, derivative)*.
+# `(n_{l+1}, n_l)`, and `bs[l]` holds $\mathbf{b}^{l+1}$, of shape `(n_{l+1}, 1)`. Layer 0 is the
+# input and has no parameters; messages name the parameters of layer $l$ as the lecture does, with
+# the code's index beside them: `W^1, b^1 (Ws[0], bs[0])`. An activation or a loss returns a pair
+# *(value, derivative)*.
 #
 # Use only numpy. Do not read or change variables defined outside your function: use its arguments.
 
 # %% [given] imports
 import contextlib
+import io
 import signal
+import time
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-# The tests below stop a function that runs too long (an endless loop) instead of hanging.
+# The tests below run your functions inside `with student_code(...)`: it stops a function that
+# runs too long (an endless loop) instead of hanging, names a function you have not written yet,
+# and shows only the first lines of what your functions print or warn.
 
 
 # <<helper: TimeLimitExceeded>>
 
 
 # <<helper: time_limit>>
+
+
+# <<helper: CappedOutput>>
+
+
+# <<helper: capped_output>>
+
+
+# <<helper: homework_functions>>
+
+
+# <<helper: describe_failure>>
+
+
+# <<helper: student_code>>
+
+
+# <<helper: parameter_layer_name>>
 
 # %% [given] stand_ins
 # Stand-ins the tests hand to the function under test, so that each test judges one function.
@@ -86,15 +111,14 @@ import numpy as np
 # %% [answer] loss
 
 # %% [test] test_loss_basic
-with time_limit(2, "loss"):
+with student_code("loss", seconds=2):
     l, g = loss(np.array([[0.7]]), np.array([[1.0]]))
+    l2, g2 = loss(np.array([[1.0], [2.0]]), np.array([[1.0], [0.0]]))
 assert np.isclose(np.sum(l), 0.045), f"loss(0.7, 1.0) should be 0.5 * (0.7 - 1)**2 = 0.045, got {l}"
 assert np.shape(g) == (1, 1), f"g should be shaped like yhat, (1, 1), got shape {np.shape(g)}"
 assert np.allclose(g, -0.3), f"g = d loss / d yhat = yhat - y should be -0.3, got {g}"
-with time_limit(2, "loss"):
-    l, g = loss(np.array([[1.0], [2.0]]), np.array([[1.0], [0.0]]))
-assert np.isclose(np.sum(l), 2.0), f"for two outputs the losses should sum to 0 + 2 = 2, got {l}"
-assert np.allclose(g, [[0.0], [2.0]]), f"g should be [[0], [2]], got {g}"
+assert np.isclose(np.sum(l2), 2.0), f"for two outputs the losses should sum to 0 + 2 = 2, got {l2}"
+assert np.allclose(g2, [[0.0], [2.0]]), f"g should be [[0], [2]], got {g2}"
 print("loss passes the visible tests")
 
 # %% [test] test_loss_hidden
@@ -109,22 +133,32 @@ print("loss passes the visible tests")
 # $$\sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \sigma'(z) = \sigma(z)\,(1 - \sigma(z)).$$
 #
 # **Write `sigmoid`**: return $h = \sigma(z)$ and $g = \sigma'(z)$, both shaped like `z`.
-# For very negative `z`, `np.exp(-z)` overflows to `inf` and numpy warns; the result,
-# $1 / (1 + \infty) = 0$, is still right, and the graders ignore the warning. Your sigmoid must
-# never return `nan`.
+#
+# Your sigmoid must be finite and right for **every** `z`, however large. `np.exp` overflows to
+# `inf` past $|z| \approx 709$: for very negative `z`, `np.exp(-z)` is `inf` and numpy warns, but
+# $1 / (1 + \infty) = 0$ is still right (the tests ignore the warning). Other ways of writing the
+# same formula break there: $e^z / (1 + e^z)$ gives $\infty / \infty =$ `nan` for $z > 709$. The
+# tests check $z = \pm 710$ and $\pm 1000$: $h$ must be 0 on the negative side and 1 on the
+# positive side, and $g$ must be 0 on both, never `nan`.
 
 # %% [answer] sigmoid
 
 # %% [test] test_sigmoid_basic
-with time_limit(2, "sigmoid"):
+z_far = np.array([[-1000.0], [-710.0], [710.0], [1000.0]])  # past exp's overflow on both sides
+with student_code("sigmoid", seconds=2):
     h, g = sigmoid(np.array([[0.0], [2.0]]))
+    h_far, g_far = sigmoid(z_far)
 assert np.shape(h) == (2, 1) and np.shape(g) == (2, 1), \
     f"h and g should be shaped like z, (2, 1); got {np.shape(h)} and {np.shape(g)}"
 assert np.allclose(h, [[0.5], [0.8807970779778823]]), f"sigmoid(0) = 0.5 and sigmoid(2) = 0.8808, got {h}"
 assert np.allclose(g, [[0.25], [0.10499358540350662]]), f"g = h * (1 - h) should be [[0.25], [0.105]], got {g}"
-with time_limit(2, "sigmoid"), np.errstate(all="ignore"):
-    h, g = sigmoid(np.array([[-1000.0], [500.0]]))
-assert np.allclose(h, [[0.0], [1.0]]), f"sigmoid(-1000) should be 0 and sigmoid(500) 1, got {h}"
+assert np.shape(h_far) == (4, 1) and np.shape(g_far) == (4, 1), \
+    f"h and g should be shaped like z, (4, 1); got {np.shape(h_far)} and {np.shape(g_far)}"
+assert np.all(np.isfinite(h_far)) and np.all(np.isfinite(g_far)), \
+    f"at z = -1000, -710, 710, 1000 sigmoid must stay finite; got h = {np.ravel(h_far)}, g = {np.ravel(g_far)}"
+assert np.allclose(h_far, [[0.0], [0.0], [1.0], [1.0]]), \
+    f"at z = -1000, -710, 710, 1000, h should be 0, 0, 1, 1; got {np.ravel(h_far)}"
+assert np.allclose(g_far, 0.0), f"at z = -1000, -710, 710, 1000, g should be 0; got {np.ravel(g_far)}"
 print("sigmoid passes the visible tests")
 
 # %% [test] test_sigmoid_hidden
@@ -156,10 +190,13 @@ print("sigmoid passes the visible tests")
 # this test only judges forward_prop.
 Ws_xor = [5.0 * np.array([[1.0, -1.0], [-1.0, 1.0]]), 5.0 * np.array([[1.0, 1.0]])]
 bs_xor = [5.0 * np.array([[-0.5], [-0.5]]), 5.0 * np.array([[-0.5]])]
-for (x1, x2), expected in {(0, 0): 0.149133, (0, 1): 0.893164, (1, 0): 0.893164, (1, 1): 0.149133}.items():
+expected_xor = {(0, 0): 0.149133, (0, 1): 0.893164, (1, 0): 0.893164, (1, 1): 0.149133}
+with student_code("forward_prop", seconds=2):
+    passes = {(x1, x2): forward_prop(np.array([[x1], [x2]], dtype=float), logistic, Ws_xor, bs_xor)
+              for x1, x2 in expected_xor}
+for (x1, x2), expected in expected_xor.items():
     x = np.array([[x1], [x2]], dtype=float)
-    with time_limit(2, "forward_prop"):
-        hs, zs = forward_prop(x, logistic, Ws_xor, bs_xor)
+    hs, zs = passes[x1, x2]
     assert len(hs) == 3 and len(zs) == 3, f"a 2-layer network needs 3 entries in hs and zs, got {len(hs)} and {len(zs)}"
     assert np.array_equal(hs[0], x), "hs[0] should be the input x"
     assert np.shape(hs[1]) == (2, 1) and np.shape(hs[2]) == (1, 1), \
@@ -193,12 +230,12 @@ print("forward_prop passes the visible tests")
 
 # %% [code]
 Ws, bs = xor_network(F=5.0)
-for x1 in [0.0, 1.0]:
-    for x2 in [0.0, 1.0]:
-        x = np.array([[x1], [x2]])
-        with time_limit(2, "forward_prop"):
+with student_code("forward_prop", seconds=5):
+    for x1 in [0.0, 1.0]:
+        for x2 in [0.0, 1.0]:
+            x = np.array([[x1], [x2]])
             hs, zs = forward_prop(x, sigmoid, Ws, bs)
-        print("Input:", x.ravel(), "Output:", hs[-1].item())
+            print("Input:", x.ravel(), "Output:", hs[-1].item())
 
 # %% [markdown]
 # ## 4. Back-propagation
@@ -247,7 +284,7 @@ x, y = np.array([[1.0], [0.5], [-1.0]]), np.array([[1.0]])
 z1 = W1 @ x + b1
 z2 = W2 @ double(z1)[0] + b2
 hs = None  # backward_prop must not use a global hs
-with time_limit(2, "backward_prop"):
+with student_code("backward_prop", seconds=2):
     dldhs = backward_prop(half_squares, double, [W1, W2], [b1, b2], [np.zeros_like(x), z1, z2], y)
 assert len(dldhs) == 3, f"dldhs needs one entry per layer, 3 here, got {len(dldhs)}"
 top = 2.0 * z2 - y  # d loss / d yhat
@@ -290,7 +327,7 @@ print("backward_prop passes the visible tests")
 # gradients have a closed form: this test only judges compute_gradients.
 h1 = double(z1)[0]
 dldhs = [np.zeros((3, 1)), np.array([[0.5], [-1.0]]), np.array([[2.0]])]
-with time_limit(2, "compute_gradients"):
+with student_code("compute_gradients", seconds=2):
     dWs, dbs = compute_gradients(dldhs, double, [np.zeros_like(x), z1, z2], [x, h1, double(z2)[0]])
 assert len(dWs) == 2 and len(dbs) == 2, f"dWs and dbs need one entry per layer, 2 here; got {len(dWs)} and {len(dbs)}"
 assert np.shape(dWs[0]) == (2, 3) and np.shape(dWs[1]) == (1, 2), \
@@ -317,7 +354,9 @@ print("compute_gradients passes the visible tests")
 # whose error shrinks like $\epsilon^2$ (a one-sided difference only shrinks like $\epsilon$). In
 # float64 with $\epsilon = 10^{-6}$ the two agree to about $10^{-9}$ relative error
 # $\|a - n\| / (\|a\| + \|n\|)$ when the back-propagated gradient $a$ is right; a mistake gives
-# $10^{-2}$ or more. We accept below $10^{-6}$. The helpers below perturb each weight in turn.
+# $10^{-2}$ or more. We accept below $10^{-6}$. The helpers below perturb each weight in turn, and
+# report one relative error per layer of parameters: $\mathbf{W}^l$ and $\mathbf{b}^l$ together,
+# named `W^l, b^l (Ws[l-1], bs[l-1])`. When a layer disagrees, they say what to look at.
 
 # %% [given] helpers_gradient_check
 # <<helper: numerical_gradients>>
@@ -337,23 +376,32 @@ print("compute_gradients passes the visible tests")
 
 # <<helper: gradient_check>>
 
+
+# <<helper: gradient_diagnosis>>
+
 # %% [code]
 rng = np.random.default_rng(0)
-for sizes in [(2, 2, 1), (3, 4, 2), (2, 5, 3, 2)]:
-    Ws, bs = random_network(sizes, rng)
-    x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
-    with time_limit(5, "the gradient check"):
+with student_code("the gradient check", seconds=5):
+    for sizes in [(2, 2, 1), (3, 4, 2), (2, 5, 3, 2)]:
+        Ws, bs = random_network(sizes, rng)
+        x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
         errors = gradient_check(x, y, Ws, bs, sigmoid, loss, forward_prop, backward_prop, compute_gradients)
-    print("network", sizes, "relative error per layer:", ["%.1e" % e for e in errors])
+        print(f"network {sizes}:\n  " + "\n  ".join(gradient_diagnosis(errors)))
 
 # %% [test] test_gradient_check
 rng = np.random.default_rng(3)
-for sizes, f in [((2, 2, 1), sigmoid), ((3, 4, 2), tanh), ((4, 3, 2, 2), sigmoid)]:
-    Ws, bs = random_network(sizes, rng)
-    x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
-    with time_limit(5, "the gradient check"):
-        errors = gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
-    assert max(errors) < 1e-6, f"network {sizes}: relative errors per layer {errors}, should be below 1e-6"
+checked = {}
+with student_code("the gradient check", seconds=3):
+    for sizes, name, f in [((2, 2, 1), "sigmoid", sigmoid), ((3, 4, 2), "tanh", tanh),
+                           ((4, 3, 2, 2), "sigmoid", sigmoid)]:
+        Ws, bs = random_network(sizes, rng)
+        x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
+        checked[sizes, name] = gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
+for (sizes, name), errors in checked.items():
+    # `e <= 1e-6` is False for nan, so a nan error fails too.
+    assert len(errors) == len(sizes) - 1 and all(e <= 1e-6 for e in errors), \
+        (f"network {sizes} ({name}): your gradients disagree with finite differences\n  "
+         + "\n  ".join(gradient_diagnosis(errors)))
 print("your gradients agree with finite differences")
 
 # %% [markdown]
@@ -362,7 +410,12 @@ print("your gradients agree with finite differences")
 # Gradient descent repeats $\mathbf{W}^l \leftarrow \mathbf{W}^l - \eta\, \partial E / \partial \mathbf{W}^l$
 # (and the same for $\mathbf{b}^l$), where $\partial E / \partial \mathbf{W}^l$ sums the per-sample
 # gradients over the data set. The data are XOR's four corners with Gaussian noise (standard
-# deviation 0.1), labelled by the corner they came from. Training starts from small random weights.
+# deviation 0.1), labelled by the corner they came from. Training starts from random weights.
+#
+# Because $\partial E / \partial \mathbf{W}^l$ is a *sum* over samples, the step it takes grows with
+# the data set: with the 16 samples below, $\eta = 0.75$ makes the loss fall smoothly; with 100
+# samples the same $\eta$ overshoots, and the loss swings up and down before it settles (try it).
+# Dividing $\eta$ by the number of samples (a *mean* loss) removes that dependence.
 
 # %% [given] helpers_training
 # <<helper: noisy_xor>>
@@ -373,32 +426,35 @@ print("your gradients agree with finite differences")
 
 # <<helper: train>>
 
+
+# <<helper: training_diagnosis>>
+
 # %% [code]
 rng = np.random.default_rng(1)
-x_train, y_train = noisy_xor(100, rng)
-Ws0, bs0 = random_network([2, 2, 1], rng)
-with time_limit(60, "training"):
-    Ws_fit, bs_fit, Es = train(x_train, y_train, Ws0, bs0, 0.5, 200, sigmoid, loss,
+x_train, y_train = noisy_xor(16, rng)
+Ws0, bs0 = random_network([2, 2, 1], rng, scale=1.0)
+with student_code("training", seconds=5):
+    Ws_fit, bs_fit, Es = train(x_train, y_train, Ws0, bs0, 0.75, 150, sigmoid, loss,
                                forward_prop, backward_prop, compute_gradients)
+    outputs = {(x1, x2): forward_prop(np.array([[x1], [x2]]), sigmoid, Ws_fit, bs_fit)[0][-1].item()
+               for x1 in [0.0, 1.0] for x2 in [0.0, 1.0]}
 plt.plot(Es)
 plt.xlabel("epoch")
 plt.ylabel("total loss E")
 plt.title("Training on noisy XOR")
 plt.show()
-for x1 in [0.0, 1.0]:
-    for x2 in [0.0, 1.0]:
-        x = np.array([[x1], [x2]])
-        print("Input:", x.ravel(), "Output:", round(forward_prop(x, sigmoid, Ws_fit, bs_fit)[0][-1].item(), 4))
+for (x1, x2), output in outputs.items():
+    print("Input:", [x1, x2], "Output:", round(output, 4))
 
 # %% [test] test_training
 rng = np.random.default_rng(7)
-x_small, y_small = noisy_xor(20, rng)
+x_small, y_small = noisy_xor(8, rng)
 Ws_small, bs_small = random_network([2, 3, 1], rng)
-with time_limit(5, "training"):
-    _, _, Es_small = train(x_small, y_small, Ws_small, bs_small, 0.5, 20, sigmoid, loss,
+with student_code("the training run", seconds=3):
+    _, _, Es_small = train(x_small, y_small, Ws_small, bs_small, 0.5, 10, sigmoid, loss,
                            forward_prop, backward_prop, compute_gradients)
-assert np.all(np.isfinite(Es_small)), "the training loss became nan or inf"
-assert Es_small[-1] < Es_small[0], f"the loss should decrease during training: {Es_small[0]:.4f} -> {Es_small[-1]:.4f}"
+assert np.all(np.isfinite(Es_small)), training_diagnosis(Es_small)
+assert Es_small[-1] < Es_small[0], training_diagnosis(Es_small)
 print("training decreases the loss")
 
 # %% [markdown]
@@ -408,17 +464,12 @@ print("training decreases the loss")
 # 2. Run the self-check below. It checks your five functions together, as the graders will: your
 #    gradients against finite differences on three random networks, and a short training run. It
 #    prints the same diagnoses your feedback page will show (which layer's gradient disagrees, by
-#    how much, and what to look at). The hidden tests use other networks, so passing here is
-#    necessary, not sufficient.
+#    how much, and what to look at). It gives your functions 5 seconds in all and stops at the
+#    first function that fails, naming it. The hidden tests use other networks, so passing here
+#    is necessary, not sufficient.
 # 3. Save, and submit the notebook under its own name, `backprop.ipynb`.
 
 # %% [given] helpers_self_check
-# <<helper: gradient_diagnosis>>
-
-
-# <<helper: training_diagnosis>>
-
-
 # <<helper: self_check>>
 
 # %% [code]
