@@ -21,6 +21,7 @@ import math
 import re
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,7 +167,7 @@ def _cell_problems(s, functions: tuple) -> list[Problem]:
                                     "write TestCell(grade_id, points, judges, checks, about)"))
             continue
         gid = cell.grade_id
-        here = where(repr(gid)) if isinstance(gid, str) else SPEC_FILE
+        here = where(f'"{gid}"') if isinstance(gid, str) else SPEC_FILE
         if not isinstance(gid, str) or not re.fullmatch(r"test_[a-z0-9_]+", gid):
             problems.append(Problem(here, f"grade_id {gid!r} is not a test cell name",
                                     "name it test_<function>_<what> (judging one function) or test_<what> "
@@ -205,7 +206,7 @@ def _cell_problems(s, functions: tuple) -> list[Problem]:
             checks = ()
         for check_id in checks:
             if check_id not in CHECKS:
-                problems.append(Problem(where(repr(check_id)), f"{gid} lists the check {check_id!r}, which is not "
+                problems.append(Problem(where(f'"{check_id}"'), f"{gid} lists the check {check_id!r}, which is not "
                                         f"registered{_close(check_id, CHECKS)}",
                                         "use an id registered with @check(...) in autograder/checks/ "
                                         f"({', '.join(sorted(CHECKS))})"))
@@ -326,7 +327,7 @@ def _template_problems(s, template: Path, functions: tuple) -> list[Problem]:
         visible = [ln for ln in bodies.get(getattr(cell, "grade_id", None), []) if ln.strip() and
                    not ln.lstrip().startswith("#")]
         if getattr(cell, "grade_id", None) in bodies and not visible and not getattr(cell, "checks", ()):
-            problems.append(Problem(where(repr(cell.grade_id)), f"{cell.grade_id} has no visible tests in {name} "
+            problems.append(Problem(where(f'"{cell.grade_id}"'), f"{cell.grade_id} has no visible tests in {name} "
                                     "and no hidden checks: everyone would get its points",
                                     "give it checks=(...) or write visible tests in its cell"))
     return problems
@@ -382,7 +383,10 @@ def kernel_scores(source: nbformat.NotebookNode) -> dict[str, str | None]:
         out, err = io.StringIO(), io.StringIO()
         failure = None
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+                # As in a kernel: a warning is printed on stderr, which nbgrader scores 0.
+                warnings.simplefilter("default")
+                warnings.showwarning = _warning_to_stderr
                 exec(compile(cell.source, f"<cell {label}>", "exec"), namespace)
         except Exception as error:
             failure = _describe(error)
@@ -393,6 +397,10 @@ def kernel_scores(source: nbformat.NotebookNode) -> dict[str, str | None]:
         elif failure:
             verdicts[label] = f"(the cell {label} before the tests failed) {failure}"
     return verdicts
+
+
+def _warning_to_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _describe(error: BaseException) -> str:
@@ -435,14 +443,12 @@ def _check_spec_names(check_id: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if hasattr(spec, n)))
 
 
-def _explain(grade_id: str, namespace_source: nbformat.NotebookNode) -> list[str]:
+def _explain(grade_id: str) -> list[str]:
     """Each hidden check of the cell run directly on the reference, with the real error of one
     that fails and the spec values it reads."""
-    from .grading import cell as spec_cell
-
     namespace = {name: getattr(backprop, name) for name in spec.FUNCTIONS}
     lines = []
-    for check_id in spec_cell(grade_id).checks:
+    for check_id in spec_cell_checks(grade_id):
         try:
             with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
                 CHECKS[check_id](InProcess(namespace))
@@ -451,8 +457,11 @@ def _explain(grade_id: str, namespace_source: nbformat.NotebookNode) -> list[str
             why = str(failed)
         except Exception as error:
             why = f"cannot run: {_describe(error)}"
-        reads = [f"{_assigned(n)} {n} = {getattr(spec, n)!r}"[:160] for n in _check_spec_names(check_id)]
-        lines.append(f"check {check_id}: {why}" + "".join(f"\n      it reads {r}" for r in reads))
+        reads = []
+        for name in _check_spec_names(check_id):
+            value = repr(getattr(spec, name))
+            reads.append(f"{_assigned(name)} {name}" + (f" = {value}" if len(value) <= 60 else ""))
+        lines.append(f"check {check_id}: {why}" + (f"\n      it reads {', '.join(reads)}" if reads else ""))
     return lines
 
 
@@ -464,22 +473,36 @@ def reference_problems(source: nbformat.NotebookNode, sandbox: str | None = "aut
     if sandbox:
         graders.append(("in the sandbox (as python -m autograder grade runs it)",
                         lambda nb: sandbox_scores(nb, sandbox)))
-    problems = []
+    points = {c.grade_id: c.points for c in spec.TEST_CELLS}
+    lost: dict[str, dict[str, str]] = {}  # grade_id -> grader -> why
     for label, grade in graders:
         verdicts = grade(source)
-        lost = {g: why for g, why in verdicts.items() if why}
-        points = {c.grade_id: c.points for c in spec.TEST_CELLS}
         score = sum(p for g, p in points.items() if verdicts.get(g, "not run") is None)
         say(f"  the reference scores {score} / {spec.TOTAL_POINTS} {label}")
-        for grade_id, why in lost.items():
-            details = _explain(grade_id, source) if grade_id in points else []
-            problems.append(Problem(
-                where(repr(grade_id)),
-                f"the reference solution loses {grade_id} ({points.get(grade_id, 0)} points) {label}: {why}"
-                + "".join(f"\n    {d}" for d in details),
-                "the reference must get every point: undo or correct the spec value the failing check reads "
-                "(listed above), or fix the check in autograder/checks/ or solutions/"))
+        for grade_id, why in verdicts.items():
+            if why:
+                lost.setdefault(grade_id, {})[label] = why
+        for grade_id in points.keys() - verdicts.keys():
+            lost.setdefault(grade_id, {})[label] = "the cell did not run"
+    problems = []
+    for grade_id, whys in lost.items():
+        details = _explain(grade_id) if grade_id in points and spec_cell_checks(grade_id) else []
+        # The checks' own verdicts say it best; a visible test's failure only the grader knows.
+        said = "".join(f"\n    {d}" for d in details) or "".join(f"\n    {label}: {why}" for label, why in whys.items())
+        problems.append(Problem(
+            where(f'"{grade_id}"') if grade_id in points else SPEC_FILE,
+            f"the reference solution loses {grade_id} ({points.get(grade_id, 0)} points) "
+            f"{' and '.join(label.split(' (')[0] for label in whys)}:{said}",
+            "the reference must get every point: undo or correct the spec value the failing check reads "
+            "(listed above), or fix the check in autograder/checks/ or the visible test in "
+            "source/backprop/backprop.py"))
     return problems
+
+
+def spec_cell_checks(grade_id: str) -> tuple[str, ...]:
+    from .grading import cell as spec_cell
+
+    return tuple(spec_cell(grade_id).checks)
 
 
 # ---------------------------------------------------------------------------------------------
