@@ -538,6 +538,15 @@ def before_release(root: Path, template: Path, sandbox: str = "auto") -> nbforma
     return source
 
 
+def _differences(have: dict, wanted: dict, what: str) -> str:
+    parts = []
+    for grade_id in dict.fromkeys([*wanted, *have]):
+        if have.get(grade_id) != wanted.get(grade_id):
+            parts.append(f"{grade_id}: {have.get(grade_id, 'no cell')} in {what}, "
+                         f"{wanted.get(grade_id, 'no cell')} in the spec")
+    return "; ".join(parts[:6]) + (" ..." if len(parts) > 6 else "")
+
+
 def _released_points(root: Path) -> list[Problem]:
     """The source notebook and the gradebook must carry the spec's points (a release since the
     last spec edit)."""
@@ -549,9 +558,9 @@ def _released_points(root: Path) -> list[Problem]:
         nb = nbformat.read(path, as_version=4)
         have = {_meta(c)["grade_id"]: _meta(c).get("points") for c in nb.cells if _meta(c).get("grade")}
         if have != wanted:
-            diff = sorted(set(have.items()) ^ set(wanted.items()))
-            problems.append(Problem(SPEC_FILE, f"{path.relative_to(root)} was built from another spec "
-                                    f"(test cells and points differ: {diff[:6]})", fix))
+            where_ = str(path.relative_to(root))
+            problems.append(Problem(SPEC_FILE, f"{where_} was built from another spec "
+                                    f"({_differences(have, wanted, where_)})", fix))
     try:
         from nbgrader.api import Gradebook, MissingEntry
 
@@ -567,9 +576,8 @@ def _released_points(root: Path) -> list[Problem]:
     except Exception:  # the grader itself reports an unreachable gradebook, with its fix
         return problems
     if have != wanted:
-        diff = sorted(set(have.items()) ^ set(wanted.items()))
         problems.append(Problem(SPEC_FILE, "the gradebook holds the points of an older release "
-                                f"(differences: {diff[:6]})", fix))
+                                f"({_differences(have, wanted, 'the gradebook')})", fix))
     return problems
 
 

@@ -83,6 +83,13 @@ def test_activations_are_the_reference_collaborators_with_a_derivative():
     assert not {"logistic", "loss", "half_squares"} & set(names)
 
 
+def test_readme_names_the_activations():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Customising the homework"):readme.index("**What `make release` verifies**")]
+    for name in selftest.activation_names():
+        assert f"`{name}`" in section, name
+
+
 def test_a_cell_that_scores_in_the_kernel_only_when_it_passes():
     """The kernel path is a real grader: a wrong answer cell loses its cells there."""
     source = build_notebook.build(TEMPLATE)
