@@ -3,10 +3,28 @@
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
-from . import build_notebook, course, demo, export, feedback, grade, selftest, spec, spec_text
-from .sandbox.launch import Limits, SandboxError
+
+def _cannot_load(error: Exception) -> int:
+    """An edit broke a kit file (most often autograder/spec.py): say which file and line, not a traceback."""
+    kit = Path(__file__).resolve().parents[1]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(str(kit))]
+    if isinstance(error, SyntaxError) and error.filename:
+        where = f"{Path(error.filename).resolve().relative_to(kit)}:{error.lineno}"
+    else:
+        where = f"{Path(frames[-1].filename).relative_to(kit)}:{frames[-1].lineno}" if frames else "the kit"
+    print(f"error: {where} does not load: {type(error).__name__}: {error}\n"
+          "fix: correct that line (see README.md, \"Customising the homework\")", file=sys.stderr)
+    return 2
+
+
+try:
+    from . import build_notebook, course, demo, export, feedback, grade, selftest, spec, spec_text
+    from .sandbox.launch import Limits, SandboxError
+except Exception as _error:  # reported with its file and line
+    sys.exit(_cannot_load(_error))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,6 +73,9 @@ def customised(tmp_path_factory):
     steps["mistake"] = kit(root, "release")
     assert release.read_text() == released_before, "a refused release changed release/"
     edit(spec_py, '    ((2, 3, 3, 1), "relu"),\n', "")
+    edit(spec_py, LAST_NETWORK, LAST_NETWORK.replace("),\n", ")\n"))  # a forgotten comma
+    steps["typo"] = kit(root, "release")
+    edit(spec_py, LAST_NETWORK.replace("),\n", ")\n"), LAST_NETWORK)
 
     edit(spec_py, 'TestCell("test_training", 4,', 'TestCell("test_training", 6,')
     edit(spec_py, LAST_NETWORK, LAST_NETWORK + NEW_NETWORK)
@@ -102,6 +105,14 @@ def test_a_mistake_in_the_spec_is_refused_with_its_fix(customised):
     assert refused.returncode == 2
     assert "release refused" in refused.stderr and "'relu'" in refused.stderr
     assert "autograder/spec.py:" in refused.stderr and "fix:" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_spec_that_does_not_load_is_named_with_its_line(customised):
+    _, steps, _, _ = customised
+    refused = steps["typo"]
+    assert refused.returncode == 2
+    assert "autograder/spec.py:" in refused.stderr and "does not load" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
