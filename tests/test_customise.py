@@ -73,9 +73,9 @@ def customised(tmp_path_factory):
     steps["mistake"] = kit(root, "release")
     assert release.read_text() == released_before, "a refused release changed release/"
     edit(spec_py, '    ((2, 3, 3, 1), "relu"),\n', "")
-    edit(spec_py, LAST_NETWORK, LAST_NETWORK.replace("),\n", ")\n"))  # a forgotten comma
+    edit(spec_py, '    ((3, 4, 2), "tanh"),\n', '    ((3, 4, 2), "tanh")\n')  # a forgotten comma
     steps["typo"] = kit(root, "release")
-    edit(spec_py, LAST_NETWORK.replace("),\n", ")\n"), LAST_NETWORK)
+    edit(spec_py, '    ((3, 4, 2), "tanh")\n', '    ((3, 4, 2), "tanh"),\n')
 
     edit(spec_py, 'TestCell("test_training", 4,', 'TestCell("test_training", 6,')
     edit(spec_py, LAST_NETWORK, LAST_NETWORK + NEW_NETWORK)

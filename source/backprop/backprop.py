@@ -17,10 +17,11 @@
 # Run All* once before you submit, so that the notebook works from top to bottom.
 #
 # **How you are graded.** Each test cell is worth points, <<spec: total_points>> in all (table below).
-# Most cells also run hidden tests when your notebook is graded: other networks (<<spec: networks_summary>>;
-# by layer sizes: <<spec: networks_list>>), your functions' robustness, and a short training run. The
-# hidden tests of a function use *correct* versions of the other functions, so a mistake in one
-# function only costs that function's points; only <<spec: combined_cells>> judge your functions together.
+# Most cells also run hidden tests when your notebook is graded: your functions on
+# <<spec: networks_summary>> (by layer sizes and activation: <<spec: networks_list>>), their
+# robustness, and a short training run. The hidden tests of a function use *correct* versions of
+# the other functions, so a mistake in one function only costs that function's points; only
+# <<spec: combined_cells>> judge your functions together.
 #
 # <<spec: points_table>>
 #
