@@ -176,7 +176,7 @@ The hidden tests (`autograder/checks/`) check:
 - values against the reference's to a relative <<spec: rtol>> (absolute <<spec: atol>> near zero);
 - back-propagated gradients against centred finite differences (ε = <<spec: gradcheck_eps>>, float64) of the
   student's own forward pass and loss: relative error ‖a − n‖ / (‖a‖ + ‖n‖) per layer below <<spec: gradcheck_tol>>
-  (a correct gradient gives about 1e-9; the classic mistakes give 1e-2 and more);
+  (correct gradients give below 1e-7; the classic mistakes give 1e-2 and more);
 - a deterministic <<spec: training_epochs>>-step gradient-descent run on <<spec: training_samples>> noisy XOR \
 samples: the loss must fall and
   follow the reference's own trajectory to a relative <<spec: training_rtol>>.

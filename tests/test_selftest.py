@@ -48,6 +48,8 @@ MISTAKES = {
     "duplicate grade_id": (dict(TEST_CELLS=spec.TEST_CELLS + (spec.TEST_CELLS[0],)), "used by two test cells"),
     "tolerance out of range": (dict(GRADCHECK_TOL=0.5), "GRADCHECK_TOL = 0.5 is outside"),
     "negative tolerance": (dict(RTOL=-1e-7), "RTOL = -1e-07 is outside"),
+    "tolerance too tight": (dict(GRADCHECK_TOL=0.0), "GRADCHECK_TOL = 0.0 is outside"),
+    "rounded outputs": (dict(XOR_ATOL=1e-9), "rounded to 6 decimals"),
     "typed total": (dict(TOTAL_POINTS=25 + 1), "the cells add up to"),
     "training network": (dict(TRAINING_SIZES=(3, 2, 1)), "noisy XOR has 2 inputs"),
     "time limit above nbgrader's": (dict(CHECK_SECONDS=30.0), "per-cell timeout"),
