@@ -30,7 +30,7 @@ def forward_prop_xor(sub: Submission) -> None:
     for x, expected, returned in zip(cases.xor_inputs(), spec.XOR_OUTPUTS, returns):
         hs, _ = items(unwrap(returned).value, 2, "forward_prop's result (hs, zs)")
         out = array(items(hs, 3, "hs for the XOR network")[-1], "the XOR output hs[-1]")
-        if out.size != 1 or abs(float(out.ravel()[0]) - expected) > spec.XOR_ATOL:
+        if out.size != 1 or not abs(float(out.ravel()[0]) - expected) <= spec.XOR_ATOL:
             fail(f"the XOR network's output for input {x.ravel().astype(int).tolist()} should be "
                  f"{expected}, got {np.round(out.ravel(), 6).tolist()}")
 
@@ -51,7 +51,7 @@ def forward_prop_networks(sub: Submission) -> None:
 @check("forward_prop_hygiene")
 def forward_prop_hygiene(sub: Submission) -> None:
     net = cases.networks()[3]
-    first = sub.call(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs)
+    first = sub.call(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs, watch=True)
     unchanged(first.mutated, ("x", "f", "Ws", "bs"), "forward_prop")
     repeatable(first, sub.call(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs),
                "forward_prop")
@@ -108,7 +108,7 @@ def backward_prop_no_global_hs(sub: Submission) -> None:
 def backward_prop_hygiene(sub: Submission) -> None:
     net = cases.networks()[4]
     _, zs = reference.forward_prop(net.x, REFERENCE[net.activation], net.Ws, net.bs)
-    first = sub.call(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y)
+    first = sub.call(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y, watch=True)
     unchanged(first.mutated, ("loss", "f", "Ws", "bs", "zs", "y"), "backward_prop")
     second = sub.call(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y)
     repeatable(first, second, "backward_prop")
