@@ -247,7 +247,17 @@ def _network_problems(s) -> list[Problem]:
                     else f"is not an activation the checks know{_close(str(activation), known)}")
             problems.append(Problem(here, f"NETWORKS[{k}] = {entry!r}: {activation!r} {what}",
                                     f"use one of {', '.join(known)}, or add the new activation to PUBLIC in "
-                                    "autograder/procedures.py (README: \"Customising the homework\")"))
+                                    "autograder/collaborators.py (README: \"Customising the homework\")"))
+    combined = getattr(s, "COMBINED_ACTIVATION", "sigmoid")
+    if combined not in known:
+        problems.append(Problem(_assigned("COMBINED_ACTIVATION"), f"COMBINED_ACTIVATION = {combined!r} is not an "
+                                f"activation{_close(str(combined), known)}",
+                                "the cells judging the five functions together run the student's own sigmoid: "
+                                "keep \"sigmoid\""))
+    elif not any(isinstance(e, (tuple, list)) and len(e) == 2 and e[1] == combined for e in networks):
+        problems.append(Problem(_assigned("NETWORKS"), f"no network of NETWORKS has the activation {combined!r} "
+                                "(COMBINED_ACTIVATION), so the gradient check would run on none",
+                                f"keep at least one ((n_0, ..., n_L), {combined!r}) network"))
     return problems
 
 
