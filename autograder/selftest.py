@@ -398,14 +398,16 @@ def kernel_scores(source: nbformat.NotebookNode) -> dict[str, str | None]:
                 warnings.simplefilter("default")
                 warnings.showwarning = _warning_to_stderr
                 exec(compile(cell.source, f"<cell {label}>", "exec"), namespace)
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # as in a kernel: a time limit or SystemExit fails the cell too
             failure = _describe(error)
         if failure is None and err.getvalue().strip():
             failure = f"wrote to stderr (nbgrader scores that 0): {err.getvalue().strip()[:300]}"
         if meta.get("grade"):
             verdicts[label] = failure
         elif failure:
-            verdicts[label] = f"(the cell {label} before the tests failed) {failure}"
+            verdicts[label] = failure
     return verdicts
 
 
@@ -499,10 +501,11 @@ def reference_problems(source: nbformat.NotebookNode, sandbox: str | None = "aut
         details = _explain(grade_id) if grade_id in points and spec_cell_checks(grade_id) else []
         # The checks' own verdicts say it best; a visible test's failure only the grader knows.
         said = "".join(f"\n    {d}" for d in details) or "".join(f"\n    {label}: {why}" for label, why in whys.items())
+        graders = " and ".join(label.split(" (")[0] for label in whys)
         problems.append(Problem(
             where(f'"{grade_id}"') if grade_id in points else SPEC_FILE,
-            f"the reference solution loses {grade_id} ({points.get(grade_id, 0)} points) "
-            f"{' and '.join(label.split(' (')[0] for label in whys)}:{said}",
+            (f"the reference solution loses {grade_id} ({points[grade_id]} points) {graders}:{said}"
+             if grade_id in points else f"the notebook's cell {grade_id} fails on the reference {graders}:{said}"),
             "the reference must get every point: undo or correct the spec value the failing check reads "
             "(listed above), or fix the check in autograder/checks/ or the visible test in "
             "source/backprop/backprop.py"))

@@ -93,12 +93,14 @@ def test_readme_names_the_activations():
         assert f"`{name}`" in section, name
 
 
-def test_a_cell_that_scores_in_the_kernel_only_when_it_passes():
-    """The kernel path is a real grader: a wrong answer cell loses its cells there."""
-    source = build_notebook.build(TEMPLATE)
-    broken = nbformat.from_dict(source)
+@pytest.mark.parametrize("sigmoid", ["def sigmoid(z):\n    return z, z\n",
+                                     "def sigmoid(z):\n    raise SystemExit(1)\n"], ids=["wrong", "exits"])
+def test_a_cell_that_scores_in_the_kernel_only_when_it_passes(sigmoid):
+    """The kernel path is a real grader: a wrong answer cell loses its cells there (a SystemExit
+    included, as in a kernel), and the others keep theirs."""
+    broken = nbformat.from_dict(build_notebook.build(TEMPLATE))
     for cell in broken.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "sigmoid":
-            cell.source = "def sigmoid(z):\n    return z, z\n"
+            cell.source = sigmoid
     lost = {g for g, why in selftest.kernel_scores(broken).items() if why}
     assert lost == {c.grade_id for c in spec.TEST_CELLS if "sigmoid" in c.judges}
