@@ -72,8 +72,13 @@ class Submission(Protocol):
         """
         ...
 
-    def call_many(self, calls: list[tuple]) -> list:
-        """Several (target, *args) calls at once, in order: a Returned or a StudentError each."""
+    def call_many(self, calls: list[tuple], watch: bool = False) -> list:
+        """Several (target, *args) calls at once, in order: a Returned or a StudentError each.
+
+        Each call runs on its own copies, except with watch: then the calls share the arrays
+        they were given in common (as calls in a kernel would), and each Returned's `mutated`
+        says whether that call changed any of its arguments (how is not reported).
+        """
         ...
 
 

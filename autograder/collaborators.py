@@ -1,15 +1,15 @@
 """Reference collaborators a check hands to a student function, by name.
 
 A `test_<function>*` check feeds the function under test these instead of the student's own
-loss and activation, so a mistake in one function never costs points in another's cells. All
-of them are computed in the grader's process, during the call they serve: the sandbox holds
-none of them.
+loss and activation, so a mistake in one function never costs points in another's cells. The
+public stand-ins run where the student's code runs (autograder.stand_ins); the reference loss
+and sigmoid are graded answers, which the kit's grader computes in its own process during the
+call they serve (autograder.sandbox.remote).
 """
 
-from solutions import backprop, helpers
+from solutions import backprop
 
-# Stand-ins the notebook itself defines (activations and the tests' stand-ins).
-PUBLIC = {name: getattr(helpers, name) for name in ("tanh", "identity", "logistic", "double", "half_squares")}
-# Graded answers: the reference loss and sigmoid.
+from .stand_ins import PUBLIC
+
 SECRET = {"loss": backprop.loss, "sigmoid": backprop.sigmoid}
 REFERENCE = {**PUBLIC, **SECRET}

@@ -42,13 +42,22 @@ def argument(value):
     return value
 
 
-def run(sub: Submission, calls: list[tuple]) -> list:
+class Mutated(Exception):
+    """A watched stage found a call that changed its arguments in place: in a kernel, later calls
+    would have seen the change, so batching does not give the kernel's result."""
+
+
+def run(sub: Submission, calls: list[tuple], watch: bool = False) -> list:
     """Each (target, *args) call's returned value, in order; raises the first StudentError.
 
-    Reference targets run here; the others go to the submission in one exchange.
+    Reference targets run here; the others go to the submission in one exchange. watch: raise
+    Mutated if any call changed its arguments.
     """
     remote = [call for call in calls if not isinstance(call[0], Ref)]
-    returned = iter(sub.call_many(remote) if remote else [])
+    results = sub.call_many(remote, watch=True) if remote and watch else sub.call_many(remote) if remote else []
+    if watch and any(not isinstance(r, StudentError) and r.mutated for r in results):
+        raise Mutated()
+    returned = iter(results)
     values = []
     for call in calls:
         if isinstance(call[0], Ref):
@@ -105,7 +114,8 @@ def perturbations(Ws: list, bs: list, eps: float):
             yield k, idx, moved
 
 
-def gradient_pairs(sub: Submission, problems: list[tuple], fns: Functions, eps: float) -> list[tuple]:
+def gradient_pairs(sub: Submission, problems: list[tuple], fns: Functions, eps: float,
+                   watch: bool = False) -> list[tuple]:
     """Per problem (x, y, Ws, bs): (back-propagated, finite-difference) gradients, each (dWs, dbs).
 
     Three stages for all problems together: forward passes (the network and every perturbed
@@ -117,7 +127,7 @@ def gradient_pairs(sub: Submission, problems: list[tuple], fns: Functions, eps: 
         plans.append(moves)
         forward.append((fns.forward_prop, x, fns.f, Ws, bs))
         forward += [(fns.forward_prop, x, fns.f, mW, mb) for _, _, moved in moves for mW, mb in moved]
-    outputs = iter(run(sub, forward))
+    outputs = iter(run(sub, forward, watch))
     second, firsts = [], []
     for (_, y, Ws, bs), moves in zip(problems, plans):
         L = len(Ws)
@@ -127,7 +137,7 @@ def gradient_pairs(sub: Submission, problems: list[tuple], fns: Functions, eps: 
         for _ in range(2 * len(moves)):
             moved_hs, _ = _forward(next(outputs), L)
             second.append((fns.loss, argument(moved_hs[-1]), y))
-    results = iter(run(sub, second))
+    results = iter(run(sub, second, watch))
     third, numerics = [], []
     for (_, _, Ws, bs), moves, (hs, zs) in zip(problems, plans, firsts):
         dldhs = items(next(results), len(Ws) + 1, "dldhs")
@@ -137,15 +147,15 @@ def gradient_pairs(sub: Submission, problems: list[tuple], fns: Functions, eps: 
             up, down = _total(next(results), "loss"), _total(next(results), "loss")
             grads[k][idx] = (up - down) / eps
         numerics.append((grads[:len(Ws)], grads[len(Ws):]))
-    analytic = run(sub, third)
+    analytic = run(sub, third, watch)
     return [(_gradients(a, Ws, bs, "back-propagated"), n)
             for a, n, (_, _, Ws, bs) in zip(analytic, numerics, problems)]
 
 
-def train(sub: Submission, x, y, Ws, bs, eta: float, epochs: int, fns: Functions):
+def train(sub: Submission, x, y, Ws, bs, eta: float, epochs: int, fns: Functions, watch: bool = False):
     """helpers.train, driven from here: batch gradient descent, three exchanges per step.
 
-    x: (n_0, N); y: (n_L, N). Returns (Ws, bs, Es) as helpers.train does.
+    x: (n_0, N); y: (n_L, N). Returns (Ws, bs, Es) as helpers.train does (watch: see run).
     """
     Ws = [np.array(W, dtype=float) for W in Ws]
     bs = [np.array(b, dtype=float) for b in bs]
@@ -153,31 +163,33 @@ def train(sub: Submission, x, y, Ws, bs, eta: float, epochs: int, fns: Functions
     columns = [(x[:, [t]], y[:, [t]]) for t in samples]
     Es = []
     for _ in range(epochs):
-        passes = [_forward(v, L) for v in run(sub, [(fns.forward_prop, xt, fns.f, Ws, bs) for xt, _ in columns])]
+        passes = [_forward(v, L) for v in run(sub, [(fns.forward_prop, xt, fns.f, Ws, bs) for xt, _ in columns],
+                                              watch)]
         second = [(fns.backward_prop, fns.loss, fns.f, Ws, bs, argument(zs), yt)
                   for (hs, zs), (_, yt) in zip(passes, columns)]
         second += [(fns.loss, argument(hs[-1]), yt) for (hs, _), (_, yt) in zip(passes, columns)]
-        back = run(sub, second)
+        back = run(sub, second, watch)
         dldhss = [items(v, L + 1, "dldhs") for v in back[:len(columns)]]
         grads = run(sub, [(fns.compute_gradients, argument(dldhs), fns.f, argument(zs), argument(hs))
-                          for dldhs, (hs, zs) in zip(dldhss, passes)])
+                          for dldhs, (hs, zs) in zip(dldhss, passes)], watch)
         dWs = [np.zeros_like(W) for W in Ws]
         dbs = [np.zeros_like(b) for b in bs]
         E = 0.0
-        for t in samples:
-            dtWs, dtbs = _gradients(grads[t], Ws, bs, "back-propagated")
+        with np.errstate(all="ignore"):  # a student's inf or nan is judged, not warned about
+            for t in samples:
+                dtWs, dtbs = _gradients(grads[t], Ws, bs, "back-propagated")
+                for l in range(L):
+                    dWs[l] += dtWs[l]
+                    dbs[l] += dtbs[l]
+                E += _total(back[len(columns) + t], "loss")
             for l in range(L):
-                dWs[l] += dtWs[l]
-                dbs[l] += dtbs[l]
-            E += _total(back[len(columns) + t], "loss")
-        for l in range(L):
-            Ws[l] = Ws[l] - eta * dWs[l]
-            bs[l] = bs[l] - eta * dbs[l]
+                Ws[l] = Ws[l] - eta * dWs[l]
+                bs[l] = bs[l] - eta * dbs[l]
         Es.append(E)
     return Ws, bs, Es
 
 
-def gradient_check(sub: Submission, x, y, Ws, bs, fns: Functions, eps: float = 1e-6) -> list:
-    """helpers.gradient_check, driven from here: relative error per layer."""
-    (analytic, numeric), = gradient_pairs(sub, [(x, y, Ws, bs)], fns, eps)
+def gradient_check(sub: Submission, x, y, Ws, bs, fns: Functions, eps: float = 1e-6, watch: bool = False) -> list:
+    """helpers.gradient_check, driven from here: relative error per layer (watch: see run)."""
+    (analytic, numeric), = gradient_pairs(sub, [(x, y, Ws, bs)], fns, eps, watch)
     return helpers.layer_errors(analytic, numeric)

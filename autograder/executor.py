@@ -164,10 +164,25 @@ class Executor:
                     results.append(error)
         return results
 
-    def call_many(self, calls: list[tuple]) -> list:
-        """See calls.Submission.call_many (each call on its own copies of its arguments)."""
-        return [item if isinstance(item, StudentError) else Returned(item)
-                for item in self.invoke_many([[_copy(part) for part in call] for call in calls])]
+    def call_many(self, calls: list[tuple], watch: bool = False) -> list:
+        """See calls.Submission.call_many."""
+        if not watch:
+            return [item if isinstance(item, StudentError) else Returned(item)
+                    for item in self.invoke_many([[_copy(part) for part in call] for call in calls])]
+        given = copy.deepcopy([list(call) for call in calls])  # shared arrays stay shared
+        before = [[leaf.copy() for leaf in leaves(call)] for call in given]
+        shapes = [[list(a) for a in call if isinstance(a, list)] for call in given]
+        results = []
+        for call, saved, lists in zip(given, before, shapes):
+            item = self.invoke_many([call])[0]
+            if isinstance(item, StudentError):
+                results.append(item)
+                continue
+            now = [a for a in call if isinstance(a, list)]
+            changed = (any(not same_bytes(a, b) for a, b in zip(saved, leaves(call)))
+                       or any(len(a) != len(b) or any(x is not y for x, y in zip(a, b)) for a, b in zip(lists, now)))
+            results.append(Returned(item, (0,) if changed else ()))
+        return results
 
     def call(self, target: Target, *args, poison: dict | None = None, watch: bool = False) -> Returned:
         """Run target(*args) on deep copies of args; see calls.Submission.

@@ -247,7 +247,7 @@ def _network_problems(s) -> list[Problem]:
                     else f"is not an activation the checks know{_close(str(activation), known)}")
             problems.append(Problem(here, f"NETWORKS[{k}] = {entry!r}: {activation!r} {what}",
                                     f"use one of {', '.join(known)}, or add the new activation to PUBLIC in "
-                                    "autograder/collaborators.py (README: \"Customising the homework\")"))
+                                    "autograder/stand_ins.py (README: \"Customising the homework\")"))
     combined = getattr(s, "COMBINED_ACTIVATION", "sigmoid")
     if combined not in known:
         problems.append(Problem(_assigned("COMBINED_ACTIVATION"), f"COMBINED_ACTIVATION = {combined!r} is not an "

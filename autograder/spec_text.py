@@ -105,6 +105,14 @@ def number(value: float) -> str:
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m.group(1).replace('+', '')}{m.group(2)}", f"{value:g}")
 
 
+def _sigmoid_extremes() -> str:
+    """'±710, ±1000': the magnitudes of autograder.cases.SIGMOID_EXTREMES past exp's overflow (~709.8)."""
+    from . import cases
+
+    values = sorted({abs(float(z)) for z in cases.SIGMOID_EXTREMES.ravel() if abs(z) > 709.78})
+    return ", ".join(f"±{number(v)}" for v in values)
+
+
 PHRASES: dict[str, Callable[[], str]] = {
     "total_points": lambda: str(spec.TOTAL_POINTS),
     "cell_count": lambda: number_word(len(spec.TEST_CELLS)),
@@ -124,6 +132,8 @@ PHRASES: dict[str, Callable[[], str]] = {
     "atol": lambda: number(spec.ATOL),
     "xor_atol": lambda: number(spec.XOR_ATOL),
     "check_seconds": lambda: number(spec.CHECK_SECONDS),
+    "combined_activation": lambda: str(getattr(spec, "COMBINED_ACTIVATION", "sigmoid")),
+    "sigmoid_extremes": _sigmoid_extremes,
 }
 
 
@@ -170,16 +180,19 @@ The hidden tests (`autograder/checks/`) check:
 - values and shapes on <<spec: networks_summary>>;
   by layer sizes: <<spec: networks_list>>;
 - the lecture's XOR network (F = <<spec: xor_f>>): outputs <<spec: xor_outputs>>, to within <<spec: xor_atol>>;
-- `sigmoid` at large |z| (finite, correct limits; numpy's overflow warning is ignored);
+- `sigmoid` at large |z|, past where `exp` overflows (<<spec: sigmoid_extremes>>): h and g finite, with the
+  right limits (numpy's overflow warning is ignored);
 - that `backward_prop` ignores a stale notebook variable `hs` (the prediction is `f(zs[L])[0]`);
 - that no function modifies its arguments and that a repeated call gives the same answer;
 - values against the reference's to a relative <<spec: rtol>> (absolute <<spec: atol>> near zero);
 - back-propagated gradients against centred finite differences (ε = <<spec: gradcheck_eps>>, float64) of the
-  student's own forward pass and loss: relative error ‖a − n‖ / (‖a‖ + ‖n‖) per layer below <<spec: gradcheck_tol>>
-  (correct gradients give below 1e-7; the classic mistakes give 1e-2 and more);
+  student's own forward pass and loss, on the hidden networks whose activation is <<spec: combined_activation>>
+  (with the student's own <<spec: combined_activation>>): relative error ‖a − n‖ / (‖a‖ + ‖n‖) per layer below
+  <<spec: gradcheck_tol>> (correct gradients give below 1e-7; the classic mistakes give 1e-2 and more);
 - a deterministic <<spec: training_epochs>>-step gradient-descent run on <<spec: training_samples>> noisy XOR \
 samples: the loss must fall and
-  follow the reference's own trajectory to a relative <<spec: training_rtol>>.
+  follow the reference's own trajectory to a relative <<spec: training_rtol>>;
+- nan or inf anywhere in what a check reads fails it.
 
 A hidden check stops a student function after <<spec: check_seconds>> s (`CHECK_SECONDS`)."""
 

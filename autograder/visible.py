@@ -19,8 +19,8 @@ from solutions import helpers
 
 from . import drive, spec
 from .calls import Own, Ref, StudentError, Submission, scrub
-from .collaborators import PUBLIC
 from .hints import hint
+from .stand_ins import PUBLIC
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
 _PUBLIC_NAMES = {id(fn): name for name, fn in PUBLIC.items()}
@@ -58,7 +58,7 @@ def _name(arg):
         if id(arg) in _PUBLIC_NAMES:
             return Ref(_PUBLIC_NAMES[id(arg)])
         raise TypeError(f"a visible test passes {arg!r}, which cannot cross into the sandbox; "
-                        "give it a name in autograder.collaborators.PUBLIC")
+                        "give it a name in autograder.stand_ins.PUBLIC")
     return arg
 
 
@@ -67,15 +67,28 @@ def _functions(*functions) -> drive.Functions:
 
 
 def _batched(sub: Submission) -> dict:
-    """The helpers that call student functions many times, as batched drives from here."""
+    """The helpers that call student functions many times, as batched drives from here.
+
+    Batching gives a kernel's result only when no call changes its arguments (else later calls
+    would see the change): a watched batch that finds one runs the helper call by call instead,
+    through the proxies, exactly as in a kernel.
+    """
 
     def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients):
-        return drive.train(sub, x, y, Ws, bs, eta, epochs,
-                           _functions(f, loss, forward_prop, backward_prop, compute_gradients))
+        try:
+            return drive.train(sub, x, y, Ws, bs, eta, epochs,
+                               _functions(f, loss, forward_prop, backward_prop, compute_gradients), watch=True)
+        except drive.Mutated:
+            return helpers.train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients)
 
     def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients, eps=1e-6):
-        return drive.gradient_check(sub, x, y, Ws, bs,
-                                    _functions(f, loss, forward_prop, backward_prop, compute_gradients), eps)
+        try:
+            return drive.gradient_check(sub, x, y, Ws, bs,
+                                        _functions(f, loss, forward_prop, backward_prop, compute_gradients),
+                                        eps, watch=True)
+        except drive.Mutated:
+            return helpers.gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients,
+                                          eps)
 
     return {"train": train, "gradient_check": gradient_check}
 

@@ -170,6 +170,7 @@ class RemoteSubmission:
         try:
             self.arena.reset()
             wire.send(self.sock, request, arena=self.arena if watch else None)
+            self.arena.seal()
             while True:
                 message = self._recv(deadline, self._original if watch else wire._no_shared)
                 op = message.get("op")
@@ -205,9 +206,8 @@ class RemoteSubmission:
         reply = self._exchange(request, owns, refs, self.limits.seconds, watch)
         if reply.get("op") != "result":
             raise self._error(reply.get("message"), owns)
-        value = sanitize(reply.get("value"))
         if not watch:
-            return Returned(value)
+            return Returned(sanitize(reply.get("value")))
         return self._watched(args, reply)
 
     def _watched(self, args: tuple, reply: dict) -> Returned:
@@ -226,26 +226,51 @@ class RemoteSubmission:
                 lists[item[0]] = [v if any(v is o for _, o in self.arena.placed.values()) else sanitize(v)
                                   for v in item[1]]
                 mutated.add(item[0])
-        return Returned(sanitize(reply.get("value")), tuple(sorted(mutated)), lists, changed)
+        return Returned(self._detached(reply.get("value"), True), tuple(sorted(mutated)), lists, changed)
 
-    def call_many(self, calls: list[tuple]) -> list:
+    def call_many(self, calls: list[tuple], watch: bool = False) -> list:
         """All calls in one exchange; if the child dies on the way, each call again on its own."""
         owns = sorted({a.name for call in calls for a in call if isinstance(a, Own)})
         refs = {a.name for call in calls for a in call[1:] if isinstance(a, Ref)}
         request = {"op": "call_many", "calls": [[call[0], list(call[1:])] for call in calls]}
         try:
-            reply = self._exchange(request, owns, refs, self.limits.seconds * len(calls))
+            reply = self._exchange(request, owns, refs, self.limits.seconds * len(calls), watch)
         except StudentError:
             reply = {}
         items = reply.get("items") if reply.get("op") == "results" else None
         if not isinstance(items, list) or len(items) != len(calls):
-            return [self._one(call) for call in calls]
-        return [self._error(item.get("error"), [a.name for a in call if isinstance(a, Own)])
-                if not isinstance(item, dict) or "error" in item else Returned(sanitize(item.get("value")))
-                for item, call in zip(items, calls)]
+            return [self._one(call, watch) for call in calls]
+        touched = set()
+        if watch and not self.arena.untouched():
+            touched = {id(original) for offset, original in self.arena.placed.values()
+                       if not same_bytes(original, self.arena.now(offset, original.shape))}
+        results = []
+        for item, call in zip(items, calls):
+            if not isinstance(item, dict) or "error" in item:
+                results.append(self._error(item.get("error") if isinstance(item, dict) else None,
+                                           [a.name for a in call if isinstance(a, Own)]))
+                continue
+            changed = watch and (item.get("lists") is not False
+                                 or bool(touched) and any(id(leaf) in touched for leaf in leaves(list(call[1:]))))
+            results.append(Returned(self._detached(item.get("value"), watch), (0,) if changed else ()))
+        return results
 
-    def _one(self, call: tuple):
+    def _detached(self, value, watch: bool):
+        """A returned value as plain data of its own (never one of the grader's arrays)."""
+        value = sanitize(value)
+        if not watch:
+            return value
+        mine = {id(original) for _, original in self.arena.placed.values()}
+
+        def detach(v):
+            if isinstance(v, list):
+                return [detach(item) for item in v]
+            return v.copy() if isinstance(v, np.ndarray) and id(v) in mine else v
+
+        return detach(value)
+
+    def _one(self, call: tuple, watch: bool = False):
         try:
-            return self.call(*call)
+            return self.call(*call, watch=watch)
         except StudentError as error:
             return error

@@ -42,10 +42,17 @@ class Arena:
         os.ftruncate(self.fd, size)
         self.map = mmap.mmap(self.fd, size)
         self.placed: dict[int, tuple[int, np.ndarray]] = {}  # id(array) -> (offset, array)
-        self.top = 0
+        self.top, self.written = 0, b""
 
     def reset(self) -> None:
-        self.placed, self.top = {}, 0
+        self.placed, self.top, self.written = {}, 0, b""
+
+    def seal(self) -> None:
+        """Remember what was written, so that `untouched` can tell at once if anything changed."""
+        self.written = self.map[:self.top]
+
+    def untouched(self) -> bool:
+        return self.map[:self.top] == self.written
 
     def place(self, array: np.ndarray) -> int | None:
         """The offset of array's copy in the arena (the same for the same array), or None if full."""

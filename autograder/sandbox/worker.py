@@ -8,8 +8,9 @@ reports how the child ended, then removes everything the child left behind (proc
 files), so no submission can affect the next one.
 
 Nothing here judges anything. The child only calls student functions on the arguments the
-grader sent and sends back what they returned; every collaborator it hands them (the
-reference loss, an activation) is computed by the grader, during the call it serves.
+grader sent and sends back what they returned. The collaborators it hands them are the
+notebook's own public stand-ins (tanh, identity, logistic, double, half_squares), or graded
+answers (the reference loss and sigmoid) computed by the grader during the call they serve.
 """
 
 import builtins
@@ -30,6 +31,7 @@ from solutions import helpers
 
 from ..calls import StudentError, to_plain
 from ..executor import Executor, quiet
+from ..stand_ins import PUBLIC
 from . import wire
 
 SANDBOXED = os.environ.get("KIT_SANDBOX") == "bwrap"
@@ -155,7 +157,7 @@ def _watched(executor: Executor, msg: dict, shared: Shared) -> dict:
 def serve(sock: socket.socket, limits: dict, shared: Shared) -> None:
     """The child's loop: run the cells, then answer calls until told to exit."""
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    executor = Executor(namespace, lambda name: Callback(name, sock), limits["seconds"])
+    executor = Executor(namespace, lambda name: PUBLIC.get(name) or Callback(name, sock), limits["seconds"])
     while True:
         shared.views.clear()
         try:
@@ -175,10 +177,20 @@ def serve(sock: socket.socket, limits: dict, shared: Shared) -> None:
                 reply = {"op": "error", "message": str(error)}
             _send(sock, reply, shared.names())
         elif op == "call_many":
-            # Arguments are fresh from the message: no call sees another's.
-            items = executor.invoke_many([[target, *args] for target, args in msg["calls"]])
-            _send(sock, {"op": "results", "items": [{"error": str(item)} if isinstance(item, StudentError)
-                                                    else {"value": item} for item in items]})
+            # Arguments are fresh from the message (unless watched: then arrays the calls were
+            # given in common are views of the same place in the arena, as in a kernel).
+            items = []
+            for target, args in msg["calls"]:
+                before = [list(a) for a in args if isinstance(a, list)]
+                item = executor.invoke_many([[target, *args]])[0]
+                if isinstance(item, StudentError):
+                    items.append({"error": str(item)})
+                    continue
+                after = [a for a in args if isinstance(a, list)]
+                reordered = any(len(a) != len(b) or any(x is not y for x, y in zip(a, b))
+                                for a, b in zip(before, after))
+                items.append({"value": item, "lists": reordered})
+            _send(sock, {"op": "results", "items": items})
         else:
             return
 
