@@ -50,7 +50,7 @@ MISTAKES = {
     "negative tolerance": (dict(RTOL=-1e-7), "RTOL = -1e-07 is outside"),
     "tolerance too tight": (dict(GRADCHECK_TOL=0.0), "GRADCHECK_TOL = 0.0 is outside"),
     "rounded outputs": (dict(XOR_ATOL=1e-9), "rounded to 6 decimals"),
-    "typed total": (dict(TOTAL_POINTS=25 + 1), "the cells add up to"),
+    "typed total": (dict(TOTAL_POINTS=spec.TOTAL_POINTS + 1), "the cells add up to"),
     "no sigmoid network": (dict(NETWORKS=tuple(n for n in spec.NETWORKS if n[1] != "sigmoid")), "would run on none"),
     "training network": (dict(TRAINING_SIZES=(3, 2, 1)), "noisy XOR has 2 inputs"),
     "time limit above nbgrader's": (dict(CHECK_SECONDS=30.0), "per-cell timeout"),
