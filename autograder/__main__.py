@@ -3,17 +3,38 @@
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
-from . import build_notebook, course, demo, export, feedback, grade, spec
-from .sandbox.launch import Limits, SandboxError
+
+def _cannot_load(error: Exception) -> int:
+    """An edit broke a kit file (most often autograder/spec.py): say which file and line, not a traceback."""
+    kit = Path(__file__).resolve().parents[1]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(str(kit))]
+    if isinstance(error, SyntaxError) and error.filename:
+        where = f"{Path(error.filename).resolve().relative_to(kit)}:{error.lineno}"
+    else:
+        where = f"{Path(frames[-1].filename).relative_to(kit)}:{frames[-1].lineno}" if frames else "the kit"
+    print(f"error: {where} does not load: {type(error).__name__}: {error}\n"
+          "fix: correct that line (see README.md, \"Customising the homework\")", file=sys.stderr)
+    return 2
+
+
+try:
+    from . import build_notebook, course, demo, export, feedback, grade, selftest, spec, spec_text
+    from .sandbox.launch import Limits, SandboxError
+except Exception as _error:  # reported with its file and line
+    sys.exit(_cannot_load(_error))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help=f"build source/{spec.ASSIGNMENT}/{spec.NOTEBOOK}.ipynb from its .py source")
-    sub.add_parser("release", help="build, then regenerate release/ with nbgrader generate_assignment")
+    release_parser = sub.add_parser("release", help="self-test the homework (spec, reference graded both ways), "
+                                    "build, then regenerate release/ with nbgrader generate_assignment")
+    release_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
+                                help="the sandbox the self-test grades the reference in")
     demo_parser = sub.add_parser("demo", help="release, grade the example class, print and export the grades")
     demo_parser.add_argument("--examples", type=Path, default=None, help="folder of example submissions")
     grade_parser = sub.add_parser("grade", help="grade submissions in sandboxes, in parallel; scores to the gradebook")
@@ -51,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         if args.command == "grade":
+            selftest.before_grading(course.course_root())
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
                             args.max_file_size, args.max_scratch)
             return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox,
@@ -61,8 +83,22 @@ def main(argv: list[str] | None = None) -> int:
             return export.run(args.assignment, args.format, args.out)
         root = course.course_root()
         template = course.source_path(root).with_suffix(".py")
-        changed = build_notebook.write(template, course.source_path(root))
-        print(f"{course.source_path(root).relative_to(root)}: {'rebuilt' if changed else 'up to date'}")
+        if args.command == "build":
+            problems = selftest.spec_problems(spec, template)
+            if problems:
+                raise selftest.SelfTestFailed(problems, "build refused")
+            changed = build_notebook.write(template, course.source_path(root))
+            print(f"{course.source_path(root).relative_to(root)}: {'rebuilt' if changed else 'up to date'}")
+            return 0
+        # release and demo: nothing is written unless the homework passes its self-test.
+        built = selftest.before_release(root, template, getattr(args, "sandbox", "auto"))
+        text = build_notebook.render(built)
+        target = course.source_path(root)
+        changed = not target.exists() or target.read_text() != text
+        if changed:
+            target.write_text(text)
+        print(f"{target.relative_to(root)}: {'rebuilt' if changed else 'up to date'}")
+        _update_readme(root, built)
         if args.command == "release":
             print(f"{course.generate_release(root).relative_to(root)}: regenerated")
         elif args.command == "demo":
@@ -71,6 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _update_readme(root: Path, source) -> None:
+    """Rewrite README.md's generated grading section, when the course has that README."""
+    from .visible import visible_tests
+
+    readme = root / "README.md"
+    if readme.is_file() and spec_text.README_BEGIN in readme.read_text():
+        changed = spec_text.update_readme(readme, visible_tests(source))
+        print(f"README.md: grading section {'rewritten from the spec' if changed else 'up to date'}")
 
 
 if __name__ == "__main__":

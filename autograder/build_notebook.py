@@ -13,7 +13,10 @@ a marker line:
                                (when the cell has hidden checks in autograder/spec.py) a hidden
                                block that calls into autograder.cell; points come from spec
 
-So answers, points and hidden checks each live in one place, and the .ipynb is generated.
+In any cell, `<<spec: NAME>>` is replaced by a number, phrase or table of autograder/spec.py
+(autograder.spec_text lists them), so prose never types a number the grading depends on.
+So answers, points, hidden checks and the numbers students read each live in one place, and
+the .ipynb is generated.
 """
 
 import inspect
@@ -24,7 +27,7 @@ import nbformat
 
 from solutions import backprop, helpers
 
-from . import grading
+from . import grading, spec_text
 
 MARKER = re.compile(r"^# %% \[(markdown|code|given|answer|test)\](?: (\S+))?\s*$")
 HELPER = re.compile(r"^# <<helper: (\w+)>>\s*$", re.MULTILINE)
@@ -47,15 +50,17 @@ def hidden_block(grade_id: str) -> str:
             "### END HIDDEN TESTS")
 
 
-def _split(text: str) -> list[tuple[str, str | None, str]]:
-    cells: list[tuple[str, str | None, list[str]]] = []
-    for line in text.splitlines():
+def _split(text: str, where: str = "the template") -> list[tuple[str, str | None, str]]:
+    """(kind, argument, body) per cell, with the body's <<spec: NAME>> placeholders rendered."""
+    cells: list[tuple[str, str | None, list[str], int]] = []
+    for number, line in enumerate(text.splitlines(), 1):
         match = MARKER.match(line)
         if match:
-            cells.append((match.group(1), match.group(2), []))
+            cells.append((match.group(1), match.group(2), [], number))
         elif cells:
             cells[-1][2].append(line)
-    return [(kind, arg, "\n".join(body).strip("\n")) for kind, arg, body in cells]
+    return [(kind, arg, spec_text.render("\n".join(body), where, first_line=line + 1).strip("\n"))
+            for kind, arg, body, line in cells]
 
 
 def _cell(kind: str, arg: str | None, body: str, position: int):
@@ -85,7 +90,8 @@ def build(template: Path) -> nbformat.NotebookNode:
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
-    nb.cells = [_cell(kind, arg, body, i) for i, (kind, arg, body) in enumerate(_split(template.read_text()))]
+    cells = _split(template.read_text(), str(template))
+    nb.cells = [_cell(kind, arg, body, i) for i, (kind, arg, body) in enumerate(cells)]
     nbformat.validate(nb)
     return nb
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import cases, course, spec
-from autograder.submissions import fill, reference_answers
+from autograder.submissions import expected_scores, fill, read_example, reference_answers
 from solutions import backprop, helpers
 from tests.conftest import ROOT, kit_grade, released_course
 from tests.submissions import MUTANTS
@@ -38,7 +38,6 @@ def fed(tmp_path_factory):
     course.submit(root, "leaky", fill(release, {**reference, "backward_prop": LEAKY}))
     course.submit(root, "overwrite", fill(release, {**reference, OVERWRITE.function: OVERWRITE.source}))
     lecture = (ROOT / "examples" / "lecture_verbatim.py")
-    from autograder.submissions import read_example
     course.submit(root, "lecture", fill(release, read_example(lecture).all_answers()))
     broken = root / "submitted" / "broken" / "backprop"
     broken.mkdir(parents=True)
@@ -80,11 +79,13 @@ def test_pages_hold_no_hidden_tests_or_inputs(fed):
 
 def test_page_content(fed):
     found = pages(fed)
-    assert "Score: 25 / 25" in found["reference"] and "loss-plot" in found["reference"]
+    assert f"Score: {spec.TOTAL_POINTS} / {spec.TOTAL_POINTS}" in found["reference"]
+    assert "loss-plot" in found["reference"]
     assert "could not be read as a notebook" in found["broken"]
     # The lecture's code: the global hs and the fragment are named, with what to do.
     assert "compute the prediction as f(zs[L])[0]" in found["lecture"]
-    assert "Score: 9 / 25" in found["lecture"]
+    lecture = sum(expected_scores(read_example(ROOT / "examples" / "lecture_verbatim.py").wrong).values())
+    assert f"Score: {lecture:g} / {spec.TOTAL_POINTS}" in found["lecture"]
     # The overwritten sum: which layer disagrees with finite differences, and what to look at.
     assert "DISAGREES" not in found["overwrite"] or "+=, not =" in found["overwrite"]
     assert "accumulated over i" in found["overwrite"]

@@ -8,7 +8,8 @@ import sys
 
 import nbformat
 
-from autograder import build_notebook, grading, spec
+from autograder import build_notebook, grading, spec, spec_text
+from autograder.visible import visible_tests
 from solutions import backprop, helpers
 from tests.conftest import ROOT
 
@@ -33,7 +34,7 @@ def test_answer_and_test_cells_match_the_spec():
     assert answers == list(spec.FUNCTIONS)
     tests = {g: c["points"] for g, c in cells.items() if c["grade"]}
     assert tests == {c.grade_id: c.points for c in spec.TEST_CELLS}
-    assert sum(tests.values()) == spec.TOTAL_POINTS == 25
+    assert sum(tests.values()) == spec.TOTAL_POINTS
     for cell in spec.TEST_CELLS:
         assert cell.grade_id.startswith("test_")
         assert len(cell.judges) == 5 or cell.grade_id.startswith(f"test_{cell.judges[0]}")
@@ -71,11 +72,40 @@ def test_cli_outside_a_course_says_where_to_run(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_readme_points_table_matches_the_spec():
+def test_readme_grading_section_is_generated_from_the_spec():
+    source = nbformat.read(SOURCE, as_version=4)
     readme = (ROOT / "README.md").read_text()
+    assert spec_text.readme_section(visible_tests(source)) in readme, \
+        "README.md's grading section is stale: run `make release`"
     rows = re.findall(r"^\| `(test_\w+)` \| (\d+) \|", readme, flags=re.MULTILINE)
     assert [(g, int(p)) for g, p in rows] == [(c.grade_id, c.points) for c in spec.TEST_CELLS]
-    assert f"{spec.TOTAL_POINTS} points" in readme
+    assert f"{spec.TOTAL_POINTS} points in" in readme
+
+
+def test_notebook_prose_shows_the_spec():
+    """The numbers students read are rendered from the spec; no placeholder survives."""
+    for path in (SOURCE, RELEASE):
+        text = path.read_text()
+        assert "<<spec:" not in text, path
+        intro = nbformat.read(path, as_version=4).cells[0].source
+        assert f"{spec.TOTAL_POINTS} in all" in intro
+        assert spec_text.networks_list() in intro and spec_text.points_table() in intro
+        for cell in spec.TEST_CELLS:
+            assert f"| `{cell.grade_id}` | {cell.points} |" in intro
+
+
+def test_unknown_placeholder_names_the_file_and_line(tmp_path):
+    template = tmp_path / "hw.py"
+    template.write_text("# %% [markdown]\n# Title\n#\n# Worth <<spec: total_pionts>> points.\n")
+    try:
+        build_notebook.build(template)
+    except spec_text.PlaceholderError as error:
+        assert f"{template}, line 4" in str(error) and "total_points" in str(error)
+    else:
+        raise AssertionError("an unknown placeholder was accepted")
+    template.write_text("# %% [markdown]\n# <<spec: total_points>> points, tolerance <<spec: GRADCHECK_TOL>>\n")
+    assert build_notebook.build(template).cells[0].source == f"{spec.TOTAL_POINTS} points, tolerance " \
+        f"{spec.GRADCHECK_TOL!r}"
 
 
 def test_bad_example_names_its_file(tmp_path):

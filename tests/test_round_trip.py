@@ -29,7 +29,7 @@ def test_example_gets_its_expected_scores(graded, example):
 
 def test_reference_full_marks_and_release_zero(graded):
     scores = graded["class"].scores
-    assert sum(scores["reference"].values()) == spec.TOTAL_POINTS == 25
+    assert sum(scores["reference"].values()) == spec.TOTAL_POINTS
     assert sum(scores["untouched_release"].values()) == 0
 
 

@@ -14,7 +14,7 @@ from solutions import helpers
 from .. import cases, drive, spec
 from ..calls import Own, Submission
 from . import check
-from .compare import fail, layer_name
+from .compare import fail
 
 STUDENT = drive.Functions(Own("sigmoid"), Own("loss"), Own("forward_prop"), Own("backward_prop"),
                           Own("compute_gradients"))
@@ -35,7 +35,7 @@ def _finite(grads, what: str, label: str) -> None:
     for name, part in zip("Wb", grads):
         for l, grad in enumerate(part):
             if not np.all(np.isfinite(grad)):
-                fail(f"for {label}, d{name}s[{l}] ({what}, {layer_name(l)}) contains nan or inf")
+                fail(f"for {label}, d{name}s[{l}] ({what}, {helpers.parameter_layer_name(l)}) contains nan or inf")
 
 
 @cache
@@ -63,7 +63,7 @@ def gradient_check(sub: Submission) -> dict:
         errors[net.label] = layer_errors
         worst = int(np.argmax(layer_errors))
         if not layer_errors[worst] <= spec.GRADCHECK_TOL:
-            fail(f"for {net.label}, the gradients of {layer_name(worst)} disagree with finite "
+            fail(f"for {net.label}, the gradients of {helpers.parameter_layer_name(worst)} disagree with finite "
                  f"differences: relative error {layer_errors[worst]:.1e} (a correct gradient gives below "
                  f"{spec.GRADCHECK_TOL:g})", relative_errors=errors)
     return {"relative_errors": errors}

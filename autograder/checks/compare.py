@@ -22,11 +22,6 @@ def fail(message: str, **details) -> None:
     raise CheckFailed(message, details)
 
 
-def layer_name(l: int) -> str:
-    """The parameters Ws[l], bs[l] in the notebook's words: W^(l+1) and b^(l+1)."""
-    return f"W^{l + 1} and b^{l + 1} (Ws[{l}], bs[{l}])"
-
-
 def items(value, count: int, what: str) -> list:
     """value as a list of `count` items (a returned list or tuple), or fail."""
     if isinstance(value, Invalid) or not isinstance(value, list):

@@ -16,12 +16,14 @@
 # it; run it, and read its message if it fails. When everything passes, use *Kernel → Restart &
 # Run All* once before you submit, so that the notebook works from top to bottom.
 #
-# **How you are graded.** Each test cell is worth points (25 in all). Most cells also run hidden
-# tests when your notebook is graded: other networks (depth 1 to 4, layers of different sizes,
-# several outputs, the activations sigmoid, tanh and identity), your functions' robustness, and a
-# short training run. The hidden tests of a function use *correct* versions of the other
-# functions, so a mistake in one function only costs that function's points; only the last two
-# test cells (gradient check and training) judge your functions together.
+# **How you are graded.** Each test cell is worth points, <<spec: total_points>> in all (table below).
+# Most cells also run hidden tests when your notebook is graded: your functions on
+# <<spec: networks_summary>> (by layer sizes and activation: <<spec: networks_list>>), their
+# robustness, and a short training run. The hidden tests of a function use *correct* versions of
+# the other functions, so a mistake in one function only costs that function's points; only
+# <<spec: combined_cells>> judge your functions together.
+#
+# <<spec: points_table>>
 #
 # **Conventions** (the lecture's). Every vector is a column: a sample $\mathbf{x}$ with $n_0$
 # features has shape `(n0, 1)`. A network of depth $L$ is two Python lists `Ws` and `bs` of $L$
@@ -212,8 +214,8 @@ print("forward_prop passes the visible tests")
 # ### The XOR network
 #
 # The lecture's network computes XOR with two hidden units: $h_1$ fires for input $(1, 0)$, $h_2$
-# for $(0, 1)$, and the output fires when either does. With $\mathbf{F} = 5$ scaling every weight
-# the outputs are 0.149133, 0.893164, 0.893164 and 0.149133 for the inputs 00, 01, 10 and 11.
+# for $(0, 1)$, and the output fires when either does. With $\mathbf{F} = <<spec: xor_f>>$ scaling every weight
+# the outputs are <<spec: xor_outputs>> for the inputs 00, 01, 10 and 11.
 # Run the cell below with your own functions.
 
 # %% [given] helpers_networks
@@ -352,10 +354,10 @@ print("compute_gradients passes the visible tests")
 # $$\frac{\partial E}{\partial \theta} \approx \frac{E(\theta + \epsilon/2) - E(\theta - \epsilon/2)}{\epsilon},$$
 #
 # whose error shrinks like $\epsilon^2$ (a one-sided difference only shrinks like $\epsilon$). In
-# float64 with $\epsilon = 10^{-6}$ the two agree to about $10^{-9}$ relative error
+# float64 with $\epsilon$ = <<spec: gradcheck_eps>> the two agree to about $10^{-9}$ relative error
 # $\|a - n\| / (\|a\| + \|n\|)$ when the back-propagated gradient $a$ is right; a mistake gives
-# $10^{-2}$ or more. We accept below $10^{-6}$. The helpers below perturb each weight in turn, and
-# report one relative error per layer of parameters: $\mathbf{W}^l$ and $\mathbf{b}^l$ together,
+# $10^{-2}$ or more. We accept below <<spec: gradcheck_tol>>. The helpers below perturb each weight in turn,
+# and report one relative error per layer of parameters: $\mathbf{W}^l$ and $\mathbf{b}^l$ together,
 # named `W^l, b^l (Ws[l-1], bs[l-1])`. When a layer disagrees, they say what to look at.
 
 # %% [given] helpers_gradient_check
