@@ -9,8 +9,7 @@ import nbformat
 
 from . import spec
 from .grading import CellResult
-
-RESULTS = "results.json"
+from .records import RESULTS  # noqa: F401  (re-exported: feedback and export read it from here)
 
 
 def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -> None:
@@ -29,6 +28,31 @@ def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -
             grade.auto_score = scores[grade.name]
             grade.needs_manual_grade = grade.manual_score is not None
     gb.db.commit()
+
+
+def late_penalties(config):
+    """nbgrader's own late-submission step, configured as the course configures it
+    (LateSubmissionPlugin.penalty_method, or AssignLatePenalties.plugin_class for a course's own)."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    late = AssignLatePenalties(config=config)
+    late.init_plugin()
+    return late
+
+
+def assign_late_penalty(gb, student: str, late) -> float | None:
+    """Set the notebook's late_submission_penalty exactly as nbgrader's AssignLatePenalties does
+    during `autograde`: reset, then ask the plugin when the submission is past the due date,
+    clamped to [0, score]. Returns the penalty (None: on time or no policy)."""
+    submission = gb.find_submission(spec.ASSIGNMENT, student)
+    notebook = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student)
+    notebook.late_submission_penalty = None
+    if submission.total_seconds_late > 0:
+        penalty = late.plugin_inst.late_submission_penalty(student, notebook.score, submission.total_seconds_late)
+        if penalty is not None:
+            notebook.late_submission_penalty = late._check_late_penalty(notebook, penalty)
+    gb.db.commit()
+    return notebook.late_submission_penalty
 
 
 def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: nbformat.NotebookNode,
