@@ -40,7 +40,8 @@ window.addEventListener('load', function () {
     var r = e.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height);
   };
   document.title = 'rendered plot=' + (img && img.complete && img.naturalWidth ? box(img) : 'none') +
-    ' tests=' + rows.length + ' table=' + box(document.getElementById('tests'));
+    ' tests=' + rows.length + ' table=' + box(document.getElementById('tests')) +
+    ' summary=' + document.querySelectorAll('#summary tbody tr').length;
 });
 """
 

@@ -40,6 +40,7 @@ def fed(tmp_path_factory):
     lecture = (ROOT / "examples" / "lecture_verbatim.py")
     from autograder.submissions import read_example
     course.submit(root, "lecture", fill(release, read_example(lecture).all_answers()))
+    course.submit(root, "stub", release)
     broken = root / "submitted" / "broken" / "backprop"
     broken.mkdir(parents=True)
     (broken / "backprop.ipynb").write_text("not a notebook")
@@ -65,7 +66,7 @@ def hidden_tokens() -> set[str]:
 
 
 def test_every_student_gets_a_page(fed):
-    assert set(pages(fed)) == {"reference", "leaky", "overwrite", "lecture", "broken"}
+    assert set(pages(fed)) == {"reference", "leaky", "overwrite", "lecture", "broken", "stub"}
 
 
 def test_pages_hold_no_hidden_tests_or_inputs(fed):
@@ -88,6 +89,21 @@ def test_page_content(fed):
     # The overwritten sum: which layer disagrees with finite differences, and what to look at.
     assert "DISAGREES" not in found["overwrite"] or "+=, not =" in found["overwrite"]
     assert "accumulated over i" in found["overwrite"]
+
+
+def test_page_names_unwritten_functions_and_opens_with_a_summary(fed):
+    found = pages(fed)
+    stub = found["stub"]
+    assert "NotImplementedError:" not in stub and "calling your code failed" not in stub
+    for function in spec.FUNCTIONS:
+        assert f"{function} is not written yet (the stub still raises NotImplementedError)" in stub
+    scores = course.read_scores(fed)
+    for student, page in found.items():
+        summary = page[page.index("id='summary'"):page.index("id='tests'")]
+        rows = re.findall(r"<tr><td>(.*?)</td><td class='\w+'>([\d.]+) / ([\d.]+)</td></tr>", summary)
+        assert len(rows) == len(spec.FUNCTIONS) + 1, rows
+        assert sum(float(got) for _, got, _ in rows) == sum(v or 0 for v in scores[student].values())
+        assert sum(float(of) for _, _, of in rows) == spec.TOTAL_POINTS
 
 
 def test_self_check_gives_the_pages_diagnosis(fed, capsys):
@@ -132,9 +148,10 @@ def test_page_renders_in_a_real_browser(fed, tmp_path):
              f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1200,2400"]
     dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    title = re.search(r"<title>rendered plot=(\d+)x(\d+) tests=(\d+) table=(\d+)x(\d+)</title>", dom)
+    title = re.search(r"<title>rendered plot=(\d+)x(\d+) tests=(\d+) table=(\d+)x(\d+) summary=(\d+)</title>", dom)
     assert title, dom[:500]
-    plot_w, plot_h, rows, table_w, table_h = map(int, title.groups())
+    plot_w, plot_h, rows, table_w, table_h, summary = map(int, title.groups())
+    assert summary == len(spec.FUNCTIONS) + 1
     assert plot_w > 300 and plot_h > 150 and rows == len(spec.TEST_CELLS) and table_w > 300 and table_h > 200
     shot = tmp_path / "page.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
