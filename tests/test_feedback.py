@@ -156,3 +156,42 @@ def test_page_renders_in_a_real_browser(fed, tmp_path):
     shot = tmp_path / "page.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
+
+
+def _chromium_title(page: Path, tmp_path: Path) -> str:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1200,2400"]
+    dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    return re.search(r"<title>(.*?)</title>", dom).group(1)
+
+
+def test_class_report_counts_match_the_gradebook_and_render(fed, tmp_path):
+    result = run_cli(fed, "report", "backprop")
+    page = fed / "reports" / "backprop.html"
+    assert str(page) in result.stdout
+    text = page.read_text()
+    scores = course.read_scores(fed)
+    cells = dict(re.findall(r"<tr><td><code>(\w+)</code></td><td class='n'>[\d.]+</td>"
+                            r"<td class='n full'>(\d+)</td>", text))
+    for test_cell in spec.TEST_CELLS:
+        full = sum((s[test_cell.grade_id] or 0) >= test_cell.points for s in scores.values())
+        assert int(cells[test_cell.grade_id]) == full, test_cell.grade_id
+    rows = re.findall(r"<td class='n count'>(\d+)</td><td class='who'>(.*?)<br>\((.*?)\)</td>", text)
+    assert rows
+    for count, who, where in rows:
+        students, failed_cells = who.split(", "), where.split(", ")
+        assert int(count) == len(students)
+        for student in students:  # everyone named lost points in a cell the mistake is reported for
+            assert any(scores[student][g] < spec.cell_points(g) for g in failed_cells), (student, where)
+    assert "broken" in text[text.index("id='ungraded'"):] and "could not be read" in text
+    assert "<p id='run'>Last run" in text
+    # The overwritten sum is grouped with its diagnosis, and names who made it.
+    overwrite = [who for _, who, _ in rows if "overwrite" in who.split(", ")]
+    assert overwrite
+    title = _chromium_title(page, tmp_path)
+    found = re.match(r"rendered plots=(\d+) mistakes=(\d+) mistake_students=(\d+) table=(\d+)", title)
+    assert found, title
+    plots, mistakes, students, height = map(int, found.groups())
+    assert plots == 3 and mistakes == len(rows) and students == sum(int(c) for c, _, _ in rows) and height > 100
