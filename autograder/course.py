@@ -85,17 +85,23 @@ def submit(root: Path, student: str, nb: nbformat.NotebookNode,
     return folder
 
 
+STOCK_SWITCH = "BACKPROP_KIT_NBGRADER"  # =stock: nbgrader's pipelines without the kit (nbgrader_config.py)
+
+
 def autograde(root: Path, student: str | None = None, force: bool = True,
-              progress: bool = False) -> int:
+              progress: bool = False, stock: bool = True) -> int:
     """`nbgrader autograde` for the assignment (one student glob, or everyone); its exit code.
 
+    stock: nbgrader's own in-kernel execution (BACKPROP_KIT_NBGRADER=stock), as the comparisons
+    with the kit need; otherwise the course's configuration routes it through the kit.
     nbgrader exits 1 when any notebook could not be processed; the gradebook records which, so
     that is not an error here. With progress, prints a line as each student starts.
     """
     args = [str(_bin() / "nbgrader"), "autograde", spec.ASSIGNMENT, *(["--force"] if force else [])]
     args += ["--student", student] if student else []
     total = len([p for p in (root / "submitted").glob(f"{student or '*'}/{spec.ASSIGNMENT}") if p.is_dir()])
-    with subprocess.Popen(args, cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    env = {**_env(), STOCK_SWITCH: "stock"} if stock else _env()
+    with subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as proc:
         started = 0
         for line in proc.stdout:

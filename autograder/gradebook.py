@@ -60,14 +60,7 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
     """autograded/<student>/<assignment>/: the notebook with each test cell's verdict as its
     output (visible test code only, never the hidden block), and results.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
-        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
-        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
-                   "visible_failure": r.visible_failure,
-                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
-                              for c in r.checks]} for r in results],
-    }
+    summary = results_summary(results, reason, cell_errors)
     by_id = {cell["grade_id"]: cell for cell in summary["cells"]}
     if submitted is not None:
         nb = nbformat.from_dict(submitted)
@@ -87,6 +80,22 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
         if target.exists():
             os.chmod(target, 0o644)
         nbformat.write(nb, target)
+    write_results(folder, summary)
+
+
+def results_summary(results: list[CellResult], reason: str | None, cell_errors: list[str]) -> dict:
+    """What results.json holds: per cell its score, visible failure and checks (with details)."""
+    return {
+        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
+        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
+        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
+                   "visible_failure": r.visible_failure,
+                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
+                              for c in r.checks]} for r in results],
+    }
+
+
+def write_results(folder: Path, summary: dict) -> None:
     (folder / RESULTS).write_text(json.dumps(summary, indent=1, default=float))
 
 
