@@ -179,7 +179,7 @@ def student_mistakes(results: dict, failed_cells: set[str]) -> dict[tuple[str, s
 
 
 def last_run(root: Path) -> dict | None:
-    path = root / "reports" / f"{spec.ASSIGNMENT}-runs.jsonl"
+    path = records.run_log(root)
     if not path.is_file():
         return None
     lines = [line for line in path.read_text().splitlines() if line.strip()]

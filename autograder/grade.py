@@ -177,9 +177,9 @@ def to_grade(root: Path, coursedir, submissions: dict[str, Path], force: bool) -
 
 
 def write_run_record(root: Path, record: dict) -> Path:
-    """Append this run's figures (when, how long, how many workers) to reports/<assignment>-runs.jsonl
-    for the class report."""
-    target = root / "reports" / f"{spec.ASSIGNMENT}-runs.jsonl"
+    """Append this run's figures (when, how long, how many workers) to the run log the class
+    report reads (under autograded/, with the rest of the grader's output)."""
+    target = records.run_log(root)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a") as out:
         out.write(json.dumps(record) + "\n")

@@ -91,6 +91,11 @@ def clean_leftovers(root: Path) -> list[Path]:
     return removed
 
 
+def run_log(root: Path) -> Path:
+    """Where each run of the kit's grader appends its figures (one JSON object a line)."""
+    return root / "autograded" / ".kit-runs" / f"{spec.ASSIGNMENT}.jsonl"
+
+
 def read_results(root: Path, student: str) -> dict | None:
     path = graded_folder(root, student) / RESULTS
     if not path.is_file():
