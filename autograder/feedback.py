@@ -22,7 +22,7 @@ from . import course, records, spec
 from .gradebook import cell_messages
 from .report import column_points
 
-GENERATOR = "backprop-kit feedback"
+GENERATOR = records.KIT_PAGE
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; line-height: 1.45 }

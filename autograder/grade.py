@@ -138,7 +138,7 @@ def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outco
     """
     from nbgrader.api import Gradebook
 
-    progress, recorded = Progress(len(todo)), []
+    progress, recorded, dropped = Progress(len(todo)), [], []
     # nbgrader's own API warns about its session handling on every new submission: noise.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     root = Path(coursedir.root)
@@ -153,9 +153,15 @@ def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outco
             records.copy_exchange_files(folder, partial)
             write_graded(partial, outcome.notebook, source, outcome.results, outcome.reason, outcome.cell_errors)
             records.put_in_place(partial, graded)
+            if records.drop_feedback_page(root, outcome.student):
+                dropped.append(outcome.student)
             outcome.notebook = None  # written; keeping thousands of notebooks would only cost memory
             recorded.append(outcome)
             progress.step(outcome.student)
+    if dropped:
+        print(f"Removed the now outdated feedback page(s) of {len(dropped)} student(s) graded again "
+              f"(run `python -m autograder feedback {spec.ASSIGNMENT}` to write new ones): {', '.join(dropped[:10])}"
+              + (" ..." if len(dropped) > 10 else ""), file=sys.stderr)
     return recorded
 
 

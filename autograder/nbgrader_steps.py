@@ -97,6 +97,10 @@ class KitExecute(NbGraderPreprocessor):
                 cell.outputs = verdict_outputs(by_id[grade_id])
         graded = Path(resources.get("metadata", {}).get("path") or root / "autograded" / student / spec.ASSIGNMENT)
         write_results(graded, summary)
+        from .records import drop_feedback_page
+
+        if drop_feedback_page(root, student):
+            self.log.warning("Removed %s's feedback page: it described the previous grades", student)
         self.log.info("Graded %s with the kit: %g / %g", student, summary["score"], summary["max_score"])
         return nb, resources
 

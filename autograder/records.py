@@ -22,6 +22,7 @@ SECRET = "submission_secret.txt"
 EXCHANGE_FILES = (TIMESTAMP, SECRET)
 PARTIAL = f".{spec.ASSIGNMENT}.partial"
 OLD = f".{spec.ASSIGNMENT}.old"
+KIT_PAGE = "backprop-kit feedback"  # the generator <meta> of the kit's feedback pages
 
 
 def graded_folder(root: Path, student: str) -> Path:
@@ -89,6 +90,16 @@ def clean_leftovers(root: Path) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def drop_feedback_page(root: Path, student: str) -> bool:
+    """Remove the kit's feedback page of a student just graded again: it described the old grades,
+    and release_feedback must not publish it. nbgrader's own pages are left alone."""
+    page = root / "feedback" / student / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.html"
+    if page.is_file() and f"content='{KIT_PAGE}'" in page.read_text(errors="replace")[:1000]:
+        page.unlink()
+        return True
+    return False
 
 
 def run_log(root: Path) -> Path:

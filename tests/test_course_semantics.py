@@ -109,4 +109,9 @@ def test_feedback_names_who_it_cannot_serve_and_leaves_no_stale_page(small):
     exported = cli(root, "export", "backprop")
     assert exported.returncode == 0 and "no results from the kit's grader" in exported.stderr
     assert "stub" in exported.stderr
+    # Graded again by the kit, with the reference's page written: a re-grade removes that page.
+    assert cli(root, "feedback", "backprop", "--student", "reference").returncode == 0
+    regraded = kit_grade(root, "--force", "--student", "reference")
+    assert "outdated feedback page" in regraded.stderr
+    assert not (root / "feedback" / "reference" / "backprop" / "backprop.html").exists()
 
