@@ -23,3 +23,20 @@ c.OverwriteCells.add_missing_cells = True
 # Per-cell limit. The slowest cell takes ~1 s on the reference and a few seconds with
 # pure-Python loops; an endless loop costs each cell that calls it this long.
 c.Execute.timeout = 10
+
+# `nbgrader autograde` and `nbgrader generate_feedback` (and formgrader's buttons, which call them)
+# grade through the kit: its sandbox and checks in Execute's place, its page as the feedback
+# (autograder/nbgrader_steps.py). BACKPROP_KIT_NBGRADER=stock in the environment returns both to
+# stock nbgrader (in-kernel execution of the hidden tests).
+if os.environ.get("BACKPROP_KIT_NBGRADER", "kit").strip().lower() != "stock":
+    c.Autograde.autograde_preprocessors = [
+        "autograder.nbgrader_steps.KitExecute",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+    c.GenerateFeedback.preprocessors = []
+    c.GenerateFeedback.exporter_class = "autograder.nbgrader_steps.KitFeedbackExporter"

@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {build,release,demo,grade,feedback,export} (run from the course root)."""
+"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report} (run from the course root)."""
 
 import argparse
 import os
@@ -21,7 +21,7 @@ def _cannot_load(error: Exception) -> int:
 
 
 try:
-    from . import build_notebook, course, demo, export, feedback, grade, selftest, spec, spec_text
+    from . import build_notebook, class_report, course, demo, export, feedback, grade, selftest, spec, spec_text
     from .sandbox.launch import Limits, SandboxError
 except Exception as _error:  # reported with its file and line
     sys.exit(_cannot_load(_error))
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     export_parser.add_argument("--format", choices=("csv", "gradescope"), default="csv")
     export_parser.add_argument("--out", type=Path, default=None,
                                help="file (csv) or folder (gradescope); default under exports/")
+    report_parser = sub.add_parser("report", help="the class report for the instructor: reports/<assignment>.html")
+    report_parser.add_argument("assignment")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                              args.scheduler)
         if args.command == "feedback":
             return feedback.run(args.assignment, args.student)
+        if args.command == "report":
+            return class_report.run(args.assignment)
         if args.command == "export":
             return export.run(args.assignment, args.format, args.out)
         root = course.course_root()

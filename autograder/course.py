@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -84,17 +85,23 @@ def submit(root: Path, student: str, nb: nbformat.NotebookNode,
     return folder
 
 
+STOCK_SWITCH = "BACKPROP_KIT_NBGRADER"  # =stock: nbgrader's pipelines without the kit (nbgrader_config.py)
+
+
 def autograde(root: Path, student: str | None = None, force: bool = True,
-              progress: bool = False) -> int:
+              progress: bool = False, stock: bool = True) -> int:
     """`nbgrader autograde` for the assignment (one student glob, or everyone); its exit code.
 
+    stock: nbgrader's own in-kernel execution (BACKPROP_KIT_NBGRADER=stock), as the comparisons
+    with the kit need; otherwise the course's configuration routes it through the kit.
     nbgrader exits 1 when any notebook could not be processed; the gradebook records which, so
     that is not an error here. With progress, prints a line as each student starts.
     """
     args = [str(_bin() / "nbgrader"), "autograde", spec.ASSIGNMENT, *(["--force"] if force else [])]
     args += ["--student", student] if student else []
     total = len([p for p in (root / "submitted").glob(f"{student or '*'}/{spec.ASSIGNMENT}") if p.is_dir()])
-    with subprocess.Popen(args, cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    env = {**_env(), STOCK_SWITCH: "stock"} if stock else _env()
+    with subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as proc:
         started = 0
         for line in proc.stdout:
@@ -108,13 +115,18 @@ def autograde(root: Path, student: str | None = None, force: bool = True,
 STUDENT_LINE = re.compile(r"Creating/updating student with ID '([^']+)'")
 
 
+def config(root: Path):
+    """The course's nbgrader configuration (its nbgrader_config.py) as a traitlets Config."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+
+
 def coursedir(root: Path):
     """nbgrader's CourseDirectory for the course, configured by its nbgrader_config.py."""
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    return CourseDirectory(config=config)
+    return CourseDirectory(config=config(root))
 
 
 def display_url(db_url: str) -> str:
@@ -148,3 +160,34 @@ def export_csv(root: Path, target: Path) -> Path:
     """`nbgrader export` to a CSV file."""
     nbgrader(root, "export", "--to", str(target))
     return target
+
+
+@dataclass
+class Submission:
+    """One student's submission as the gradebook has it."""
+
+    scores: dict[str, float | None]  # grade_id -> score (manual when entered; None: not auto-graded)
+    auto_scores: dict[str, float | None]  # grade_id -> auto_score
+    penalty: float  # late_submission_penalty (0 when on time or no policy)
+    timestamp: object  # datetime of submission, or None
+    duedate: object  # datetime, or None
+    seconds_late: float
+
+
+def read_submissions(root: Path) -> dict[str, Submission]:
+    """Per student with a submission of the assignment: scores, late penalty and times."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out: dict[str, Submission] = {}
+    with Gradebook(coursedir(root).db_url) as gb:
+        for student in gb.students:
+            try:
+                sub = gb.find_submission(spec.ASSIGNMENT, student.id)
+                nb = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student.id)
+            except MissingEntry:
+                continue
+            out[student.id] = Submission(
+                {g.name: (None if g.needs_manual_grade and g.auto_score is None else g.score) for g in nb.grades},
+                {g.name: g.auto_score for g in nb.grades},
+                float(nb.late_submission_penalty or 0.0), sub.timestamp, sub.duedate, sub.total_seconds_late)
+    return out

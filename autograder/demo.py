@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, export, feedback, grade, spec
+from . import class_report, course, export, feedback, grade, spec
 from .report import score_table
 from .sandbox.launch import Limits
 from .submissions import expected_scores, fill, read_examples
@@ -52,11 +52,13 @@ def run(root: Path, examples: Path) -> int:
     print(f"\n[5/6] Feedback pages (python -m autograder feedback {spec.ASSIGNMENT}) ...", flush=True)
     feedback.run(spec.ASSIGNMENT, students)
     print(f"      open for example: {feedback.page_path(root, 'lecture_verbatim')}")
-    print("\n[6/6] Exports ...", flush=True)
+    print("\n[6/6] Exports and the class report ...", flush=True)
     target = course.export_csv(root, root / "grades.csv")
     print(f"nbgrader export: {target.relative_to(root)} (one total per student)")
     export.run(spec.ASSIGNMENT, "csv", None)
     export.run(spec.ASSIGNMENT, "gradescope", None)
+    class_report.run(spec.ASSIGNMENT)
+    print(f"      open the class report: {class_report.report_path(root)}")
     print(f"\nDone in {time.monotonic() - start:.0f} s; gradebook: gradebook.db")
     if surprises:
         print(f"warning: these examples did not get their expected scores: {', '.join(surprises)}")

@@ -1,34 +1,38 @@
 """`python -m autograder export`: grades out to a spreadsheet or to Gradescope.
 
-Scores come from the gradebook (so they match what formgrader and `nbgrader export` show);
-the kit grader's results.json adds why a submission could not be graded and the diagnoses.
+Scores and late penalties come from the gradebook (so totals match what formgrader and
+`nbgrader export` show); the kit grader's results.json adds why a submission could not be
+graded and the diagnoses. Every student with a submission is named: one without the kit's
+results, or without grades at all, says so instead of being passed over.
 """
 
 import csv
 import json
+import sys
 from pathlib import Path
 
-from . import course, spec
-from .gradebook import RESULTS, cell_messages
+from . import course, records, spec
+from .gradebook import cell_messages
 from .report import column_points
 
 
 def _results(root: Path, student: str) -> dict | None:
-    path = root / "autograded" / student / spec.ASSIGNMENT / RESULTS
-    return json.loads(path.read_text()) if path.is_file() else None
+    return records.read_results(root, student)
 
 
 def _students(root: Path) -> list[str]:
+    """Everyone in the gradebook, and everyone with a folder in submitted/ (graded or not)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(course.coursedir(root).db_url) as gb:
-        return sorted(s.id for s in gb.students)
+        known = {s.id for s in gb.students}
+    return sorted(known | {p.parent.name for p in (root / "submitted").glob(f"*/{spec.ASSIGNMENT}") if p.is_dir()})
 
 
 def status(scores: dict | None, results: dict | None) -> str | None:
     """Why a student has no real score, or None when the scores stand."""
     if scores is None:
-        return "no submission"
+        return "no submission graded"
     if results and results.get("reason"):
         return f"not graded: {results['reason']}"
     if any(v is None for v in scores.values()):
@@ -36,26 +40,39 @@ def status(scores: dict | None, results: dict | None) -> str | None:
     return None
 
 
+def _warn_without_results(root: Path, students: list[str], submissions: dict) -> None:
+    """Name the graded students whose diagnoses are missing (graded by stock nbgrader, or a run cut short)."""
+    bare = [s for s in students if s in submissions and _results(root, s) is None]
+    if bare:
+        print(f"{len(bare)} student(s) have grades but no results from the kit's grader (scores exported "
+              f"without diagnoses): {', '.join(bare[:10])}" + (" ..." if len(bare) > 10 else ""), file=sys.stderr)
+
+
 def write_csv(root: Path, target: Path) -> Path:
-    """One row per student: points per function, the cells judging them together, total, status."""
+    """One row per student: points per function, the cells judging them together, the late
+    penalty, the total after it (as `nbgrader export`'s score), status."""
     target.parent.mkdir(parents=True, exist_ok=True)
     columns = column_points()
-    all_scores = course.read_scores(root)
+    submissions = course.read_submissions(root)
+    students = _students(root)
     with target.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["student_id", *columns, "total", "max_score", "status"])
-        for student in _students(root):
-            scores = all_scores.get(student)
-            why = status(scores, _results(root, student))
+        writer.writerow(["student_id", *columns, "late_penalty", "total", "max_score", "status"])
+        for student in students:
+            sub = submissions.get(student)
+            why = status(sub.scores if sub else None, _results(root, student))
             if why:
-                writer.writerow([student, *([""] * len(columns)), "", spec.TOTAL_POINTS, why])
+                writer.writerow([student, *([""] * len(columns)), "", "", spec.TOTAL_POINTS, why])
                 continue
-            points = [sum(scores[g] for g in ids) for ids in columns.values()]
-            writer.writerow([student, *(f"{p:g}" for p in points), f"{sum(points):g}", spec.TOTAL_POINTS, "graded"])
+            points = [sum(sub.scores[g] for g in ids) for ids in columns.values()]
+            late = f"graded, late by {sub.seconds_late:.0f} s" if sub.seconds_late > 0 else "graded"
+            writer.writerow([student, *(f"{p:g}" for p in points), f"{sub.penalty:g}",
+                             f"{sum(points) - sub.penalty:g}", spec.TOTAL_POINTS, late])
+    _warn_without_results(root, students, submissions)
     return target
 
 
-def gradescope_results(scores: dict, results: dict | None) -> dict:
+def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0) -> dict:
     """Gradescope's results.json for one submission: a test per cell, score and diagnosis."""
     cells = {c["grade_id"]: c for c in (results or {}).get("cells", [])}
     tests = []
@@ -64,19 +81,31 @@ def gradescope_results(scores: dict, results: dict | None) -> dict:
         tests.append({"name": f"{test_cell.grade_id}: {test_cell.about}",
                       "score": scores.get(test_cell.grade_id) or 0.0, "max_score": test_cell.points,
                       "output": "\n".join(messages) or "passed", "visibility": "visible"})
-    out = {"score": sum(t["score"] for t in tests), "tests": tests}
+    out = {"score": sum(t["score"] for t in tests) - penalty, "tests": tests}
+    notes = []
+    if penalty:
+        notes.append(f"Late submission: {penalty:g} point(s) deducted.")
     if results and results.get("reason"):
-        out["output"] = f"Your notebook could not be graded: {results['reason']}"
+        notes.append(f"Your notebook could not be graded: {results['reason']}")
+    if notes:
+        out["output"] = " ".join(notes)
     return out
 
 
 def write_gradescope(root: Path, target: Path) -> Path:
     """<target>/<student>/results.json for every graded student."""
-    for student, scores in course.read_scores(root).items():
+    submissions = course.read_submissions(root)
+    for student, sub in submissions.items():
         folder = target / student
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(json.dumps(gradescope_results(scores, _results(root, student)),
-                                                        indent=1))
+        (folder / "results.json").write_text(json.dumps(
+            gradescope_results(sub.scores, _results(root, student), sub.penalty), indent=1))
+    students = _students(root)
+    ungraded = [s for s in students if s not in submissions]
+    if ungraded:
+        print(f"{len(ungraded)} student(s) without grades in the gradebook (nothing exported for them): "
+              f"{', '.join(ungraded[:10])}" + (" ..." if len(ungraded) > 10 else ""), file=sys.stderr)
+    _warn_without_results(root, students, submissions)
     return target
 
 

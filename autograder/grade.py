@@ -6,6 +6,7 @@ plain arrays the child returns. Scores go into nbgrader's gradebook under the no
 grade_ids; graded notebooks and results go to autograded/ as nbgrader's would.
 """
 
+import json
 import sys
 import time
 import warnings
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, spec
-from .gradebook import record_scores, write_graded
+from . import course, records, spec
+from .gradebook import assign_late_penalty, late_penalties, record_scores, write_graded
 from .grading import CellResult, grade_cells
 from .notebook_code import cells_to_run
 from .report import score_table
@@ -99,23 +100,65 @@ def find_submissions(root: Path, students: list[str] | None) -> dict[str, Path]:
 
 
 def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outcome]:
-    """The single writer: each outcome into the gradebook and autograded/, with progress."""
+    """The single writer: each outcome into the gradebook, then its graded folder, with progress.
+
+    The gradebook first (scores, then nbgrader's late penalty), the folder last and whole: a run
+    killed in between leaves no complete record, so the next run grades that student again.
+    """
     from nbgrader.api import Gradebook
 
-    progress, recorded = Progress(len(todo)), []
+    progress, recorded, dropped = Progress(len(todo)), [], []
     # nbgrader's own API warns about its session handling on every new submission: noise.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    graded_dir = Path(coursedir.root) / "autograded"
+    root = Path(coursedir.root)
+    late = late_penalties(coursedir.config)
     with Gradebook(coursedir.db_url) as gb:
         for outcome in outcomes:
             folder = todo[outcome.student]
             record_scores(gb, outcome.student, outcome.results, coursedir.get_existing_timestamp(str(folder)))
-            write_graded(graded_dir / outcome.student / spec.ASSIGNMENT, outcome.notebook, source,
-                         outcome.results, outcome.reason, outcome.cell_errors)
+            assign_late_penalty(gb, outcome.student, late)
+            graded = records.graded_folder(root, outcome.student)
+            partial = records.partial_folder(graded)
+            records.copy_exchange_files(folder, partial)
+            write_graded(partial, outcome.notebook, source, outcome.results, outcome.reason, outcome.cell_errors)
+            records.put_in_place(partial, graded)
+            if records.drop_feedback_page(root, outcome.student):
+                dropped.append(outcome.student)
             outcome.notebook = None  # written; keeping thousands of notebooks would only cost memory
             recorded.append(outcome)
             progress.step(outcome.student)
+    if dropped:
+        print(f"Removed the now outdated feedback page(s) of {len(dropped)} student(s) graded again "
+              f"(run `python -m autograder feedback {spec.ASSIGNMENT}` to write new ones): {', '.join(dropped[:10])}"
+              + (" ..." if len(dropped) > 10 else ""), file=sys.stderr)
     return recorded
+
+
+def to_grade(root: Path, coursedir, submissions: dict[str, Path], force: bool) -> dict[str, Path]:
+    """The submissions to grade, saying which are skipped and why the others are graded again."""
+    reasons = {s: "--force" if force else records.why_grade(coursedir, p, records.graded_folder(root, s))
+               for s, p in submissions.items()}
+    todo = {s: p for s, p in submissions.items() if reasons[s]}
+    skipped = sorted(set(submissions) - set(todo))
+    if skipped:
+        print(f"Skipping {len(skipped)} already graded (use --force to grade again): {', '.join(skipped[:10])}"
+              + (" ..." if len(skipped) > 10 else ""), file=sys.stderr)
+    for why in ("resubmitted", "no complete results"):
+        again = sorted(s for s in todo if reasons[s].startswith(why))
+        if again:
+            print(f"Grading again, {why}: " + "; ".join(f"{s}: {reasons[s]}" for s in again[:10])
+                  + (" ..." if len(again) > 10 else ""), file=sys.stderr)
+    return todo
+
+
+def write_run_record(root: Path, record: dict) -> Path:
+    """Append this run's figures (when, how long, how many workers) to the run log the class
+    report reads (under autograded/, with the rest of the grader's output)."""
+    target = records.run_log(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    return target
 
 
 RELEASE_FIRST = f"run `nbgrader generate_assignment {spec.ASSIGNMENT}` (or `make release`) first"
@@ -136,16 +179,12 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
             gb.find_notebook(spec.NOTEBOOK, spec.ASSIGNMENT)
         except MissingEntry:
             raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: {RELEASE_FIRST}") from None
-    start = time.monotonic()
+    start, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     source = nbformat.read(course.source_path(root), as_version=4)
     submissions = find_submissions(root, students)
-    graded_dir = root / "autograded"
-    todo = {s: p for s, p in submissions.items()
-            if force or not (graded_dir / s / spec.ASSIGNMENT).exists()}
-    skipped = sorted(set(submissions) - set(todo))
-    if skipped:
-        print(f"Skipping {len(skipped)} already graded (use --force to grade again): {', '.join(skipped[:10])}"
-              + (" ..." if len(skipped) > 10 else ""), file=sys.stderr)
+    for leftover in records.clean_leftovers(root):
+        print(f"Removed {leftover.relative_to(root)}, left half-written by an interrupted run", file=sys.stderr)
+    todo = to_grade(root, coursedir, submissions, force)
     if not todo:
         print("Nothing to grade.", file=sys.stderr)
         return 0
@@ -169,6 +208,12 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
         if o.reason:
             print(f"{o.student}: {o.reason}")
     elapsed = time.monotonic() - start
+    write_run_record(root, {
+        "assignment": spec.ASSIGNMENT, "started": started, "seconds": round(elapsed, 2),
+        "submissions": len(outcomes), "skipped": len(submissions) - len(todo),
+        "workers": None if scheduler else workers, "scheduler": scheduler, "sandbox": sandbox,
+        "not_graded": sorted(o.student for o in outcomes if o.reason),
+        "grader_errors": sorted(o.student for o in outcomes if o.grader_error)})
     print(f"Graded {len(outcomes)} submission(s) in {elapsed:.1f} s; scores are in the gradebook "
           f"({course.display_url(coursedir.db_url)}) and graded notebooks in autograded/.")
     return 1 if any(o.grader_error for o in outcomes) else 0

@@ -9,8 +9,7 @@ import nbformat
 
 from . import spec
 from .grading import CellResult
-
-RESULTS = "results.json"
+from .records import RESULTS  # noqa: F401  (re-exported: feedback and export read it from here)
 
 
 def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -> None:
@@ -31,19 +30,37 @@ def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -
     gb.db.commit()
 
 
+def late_penalties(config):
+    """nbgrader's own late-submission step, configured as the course configures it
+    (LateSubmissionPlugin.penalty_method, or AssignLatePenalties.plugin_class for a course's own)."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    late = AssignLatePenalties(config=config)
+    late.init_plugin()
+    return late
+
+
+def assign_late_penalty(gb, student: str, late) -> float | None:
+    """Set the notebook's late_submission_penalty exactly as nbgrader's AssignLatePenalties does
+    during `autograde`: reset, then ask the plugin when the submission is past the due date,
+    clamped to [0, score]. Returns the penalty (None: on time or no policy)."""
+    submission = gb.find_submission(spec.ASSIGNMENT, student)
+    notebook = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student)
+    notebook.late_submission_penalty = None
+    if submission.total_seconds_late > 0:
+        penalty = late.plugin_inst.late_submission_penalty(student, notebook.score, submission.total_seconds_late)
+        if penalty is not None:
+            notebook.late_submission_penalty = late._check_late_penalty(notebook, penalty)
+    gb.db.commit()
+    return notebook.late_submission_penalty
+
+
 def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: nbformat.NotebookNode,
                  results: list[CellResult], reason: str | None, cell_errors: list[str]) -> None:
     """autograded/<student>/<assignment>/: the notebook with each test cell's verdict as its
     output (visible test code only, never the hidden block), and results.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
-        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
-        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
-                   "visible_failure": r.visible_failure,
-                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
-                              for c in r.checks]} for r in results],
-    }
+    summary = results_summary(results, reason, cell_errors)
     by_id = {cell["grade_id"]: cell for cell in summary["cells"]}
     if submitted is not None:
         nb = nbformat.from_dict(submitted)
@@ -63,6 +80,22 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
         if target.exists():
             os.chmod(target, 0o644)
         nbformat.write(nb, target)
+    write_results(folder, summary)
+
+
+def results_summary(results: list[CellResult], reason: str | None, cell_errors: list[str]) -> dict:
+    """What results.json holds: per cell its score, visible failure and checks (with details)."""
+    return {
+        "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
+        "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
+        "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
+                   "visible_failure": r.visible_failure,
+                   "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
+                              for c in r.checks]} for r in results],
+    }
+
+
+def write_results(folder: Path, summary: dict) -> None:
     (folder / RESULTS).write_text(json.dumps(summary, indent=1, default=float))
 
 

@@ -39,6 +39,7 @@ def fed(tmp_path_factory):
     course.submit(root, "overwrite", fill(release, {**reference, OVERWRITE.function: OVERWRITE.source}))
     lecture = (ROOT / "examples" / "lecture_verbatim.py")
     course.submit(root, "lecture", fill(release, read_example(lecture).all_answers()))
+    course.submit(root, "stub", release)
     broken = root / "submitted" / "broken" / "backprop"
     broken.mkdir(parents=True)
     (broken / "backprop.ipynb").write_text("not a notebook")
@@ -64,7 +65,7 @@ def hidden_tokens() -> set[str]:
 
 
 def test_every_student_gets_a_page(fed):
-    assert set(pages(fed)) == {"reference", "leaky", "overwrite", "lecture", "broken"}
+    assert set(pages(fed)) == {"reference", "leaky", "overwrite", "lecture", "broken", "stub"}
 
 
 def test_pages_hold_no_hidden_tests_or_inputs(fed):
@@ -89,6 +90,21 @@ def test_page_content(fed):
     # The overwritten sum: which layer disagrees with finite differences, and what to look at.
     assert "DISAGREES" not in found["overwrite"] or "+=, not =" in found["overwrite"]
     assert "accumulated over i" in found["overwrite"]
+
+
+def test_page_names_unwritten_functions_and_opens_with_a_summary(fed):
+    found = pages(fed)
+    stub = found["stub"]
+    assert "NotImplementedError:" not in stub and "calling your code failed" not in stub
+    for function in spec.FUNCTIONS:
+        assert f"{function} is not written yet (the stub still raises NotImplementedError)" in stub
+    scores = course.read_scores(fed)
+    for student, page in found.items():
+        summary = page[page.index("id='summary'"):page.index("id='tests'")]
+        rows = re.findall(r"<tr><td>(.*?)</td><td class='\w+'>([\d.]+) / ([\d.]+)</td></tr>", summary)
+        assert len(rows) == len(spec.FUNCTIONS) + 1, rows
+        assert sum(float(got) for _, got, _ in rows) == sum(v or 0 for v in scores[student].values())
+        assert sum(float(of) for _, _, of in rows) == spec.TOTAL_POINTS
 
 
 def test_self_check_gives_the_pages_diagnosis(fed, capsys):
@@ -133,10 +149,50 @@ def test_page_renders_in_a_real_browser(fed, tmp_path):
              f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1200,2400"]
     dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    title = re.search(r"<title>rendered plot=(\d+)x(\d+) tests=(\d+) table=(\d+)x(\d+)</title>", dom)
+    title = re.search(r"<title>rendered plot=(\d+)x(\d+) tests=(\d+) table=(\d+)x(\d+) summary=(\d+)</title>", dom)
     assert title, dom[:500]
-    plot_w, plot_h, rows, table_w, table_h = map(int, title.groups())
+    plot_w, plot_h, rows, table_w, table_h, summary = map(int, title.groups())
+    assert summary == len(spec.FUNCTIONS) + 1
     assert plot_w > 300 and plot_h > 150 and rows == len(spec.TEST_CELLS) and table_w > 300 and table_h > 200
     shot = tmp_path / "page.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
+
+
+def _chromium_title(page: Path, tmp_path: Path) -> str:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1200,2400"]
+    dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    return re.search(r"<title>(.*?)</title>", dom).group(1)
+
+
+def test_class_report_counts_match_the_gradebook_and_render(fed, tmp_path):
+    result = run_cli(fed, "report", "backprop")
+    page = fed / "reports" / "backprop.html"
+    assert str(page) in result.stdout
+    text = page.read_text()
+    scores = course.read_scores(fed)
+    cells = dict(re.findall(r"<tr><td><code>(\w+)</code></td><td class='n'>[\d.]+</td>"
+                            r"<td class='n full'>(\d+)</td>", text))
+    for test_cell in spec.TEST_CELLS:
+        full = sum((s[test_cell.grade_id] or 0) >= test_cell.points for s in scores.values())
+        assert int(cells[test_cell.grade_id]) == full, test_cell.grade_id
+    rows = re.findall(r"<td class='n count'>(\d+)</td><td class='who'>(.*?)<br>\((.*?)\)</td>", text)
+    assert rows
+    for count, who, where in rows:
+        students, failed_cells = who.split(", "), where.split(", ")
+        assert int(count) == len(students)
+        for student in students:  # everyone named lost points in a cell the mistake is reported for
+            assert any(scores[student][g] < spec.cell_points(g) for g in failed_cells), (student, where)
+    assert "broken" in text[text.index("id='ungraded'"):] and "could not be read" in text
+    assert "<p id='run'>Last run" in text
+    # The overwritten sum is grouped with its diagnosis, and names who made it.
+    overwrite = [who for _, who, _ in rows if "overwrite" in who.split(", ")]
+    assert overwrite
+    title = _chromium_title(page, tmp_path)
+    found = re.match(r"rendered plots=(\d+) mistakes=(\d+) mistake_students=(\d+) table=(\d+)", title)
+    assert found, title
+    plots, mistakes, students, height = map(int, found.groups())
+    assert plots == 3 and mistakes == len(rows) and students == sum(int(c) for c, _, _ in rows) and height > 100

@@ -1,0 +1,129 @@
+"""nbgrader's own commands (and formgrader's buttons) grading through the kit.
+
+nbgrader_config.py puts these in nbgrader's pipelines:
+
+- `KitExecute` takes `Execute`'s place in `Autograde.autograde_preprocessors`: instead of running
+  the notebook in a kernel with the hidden tests, it runs the student's code in the kit's sandbox
+  and the kit's checks in this process (the same per-notebook code as `python -m autograder
+  grade`), writes results.json beside the graded notebook, and fills each test cell's outputs
+  with its verdict: a passed cell gets a plain printout (full marks for nbgrader), a failed one an
+  error output (zero). nbgrader's own `SaveAutoGrades` and `AssignLatePenalties` then score the
+  cells and charge late work, and nbgrader itself handles timestamps, exchange files and the
+  re-grading of newer submissions.
+- `KitFeedbackExporter` is `GenerateFeedback`'s exporter: the page it writes is the kit's
+  (feedback.render), from results.json and the gradebook; without results.json it fails that
+  student with a message rather than publish nbgrader's rendering, which quotes the hidden tests.
+
+Setting the environment variable BACKPROP_KIT_NBGRADER=stock before an nbgrader command returns it
+to stock in-kernel execution and nbgrader's own feedback (nbgrader_config.py reads it).
+"""
+
+import atexit
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbconvert.exporters import Exporter
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import default
+
+from . import spec
+
+SWITCH = "BACKPROP_KIT_NBGRADER"
+_pool = None  # one sandbox for the life of the nbgrader process, started on its first notebook
+
+
+def routed() -> bool:
+    """Whether nbgrader's pipelines use the kit (the default) or stock execution."""
+    return os.environ.get(SWITCH, "kit").strip().lower() != "stock"
+
+
+def _zygote():
+    global _pool
+    if _pool is None:
+        from .sandbox.launch import Pool
+
+        _pool = Pool(1, os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
+        atexit.register(_pool.close)
+    return _pool.zygotes[0]
+
+
+def _course_root(config) -> Path:
+    from nbgrader.coursedir import CourseDirectory
+
+    return Path(CourseDirectory(config=config).root)
+
+
+def verdict_outputs(cell_result: dict) -> list:
+    """A test cell's outputs that nbgrader's determine_grade reads as the kit's verdict: a printout
+    (full marks) when it passed, an error output (0) with the diagnoses when it did not."""
+    from .gradebook import cell_messages
+
+    points, score = cell_result["points"], cell_result["score"]
+    text = f"{score:g} / {points:g} points (graded by the kit)\n"
+    messages = cell_messages(cell_result)
+    outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                      text=text + "".join(f"- {m}\n" for m in messages))]
+    if score < points:
+        outputs.append(nbformat.v4.new_output("error", ename="KitCheckFailed",
+                                              evalue=messages[0] if messages else "not passed",
+                                              traceback=[f"KitCheckFailed: {m}" for m in messages]))
+    return outputs
+
+
+class KitExecute(NbGraderPreprocessor):
+    """Grades the notebook with the kit (see the module's docstring) in Execute's place."""
+
+    def preprocess(self, nb, resources):
+        from .grade import grade_one
+        from .gradebook import results_summary, write_results
+        from .sandbox.launch import Limits
+        from .visible import visible_tests
+
+        student = resources["nbgrader"]["student"]
+        root = _course_root(self.config)
+        source = nbformat.read(root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb", as_version=4)
+        with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as folder:
+            nbformat.write(nb, Path(folder) / f"{spec.NOTEBOOK}.ipynb")
+            outcome = grade_one(student, Path(folder), _zygote(), source, visible_tests(source), Limits())
+        if outcome.grader_error:
+            raise RuntimeError(f"the kit's grader failed on {student}: {outcome.reason}")
+        summary = results_summary(outcome.results, outcome.reason, outcome.cell_errors)
+        by_id = {cell["grade_id"]: cell for cell in summary["cells"]}
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code" and grade_id in by_id:
+                cell.outputs = verdict_outputs(by_id[grade_id])
+        graded = Path(resources.get("metadata", {}).get("path") or root / "autograded" / student / spec.ASSIGNMENT)
+        write_results(graded, summary)
+        from .records import drop_feedback_page
+
+        if drop_feedback_page(root, student):
+            self.log.warning("Removed %s's feedback page: it described the previous grades", student)
+        self.log.info("Graded %s with the kit: %g / %g", student, summary["score"], summary["max_score"])
+        return nb, resources
+
+
+class KitFeedbackExporter(Exporter):
+    """GenerateFeedback's exporter: the kit's feedback page instead of nbgrader's HTML rendering."""
+
+    output_mimetype = "text/html"
+
+    @default("file_extension")
+    def _file_extension_default(self):
+        return ".html"
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        from . import course, records
+        from .feedback import render, why_no_page
+
+        nb, resources = super().from_notebook_node(nb, resources, **kw)
+        student = resources["nbgrader"]["student"]
+        root = _course_root(self.config)
+        results = records.read_results(root, student)
+        submission = course.read_submissions(root).get(student)
+        why = why_no_page(root, student, submission, results)
+        if why:
+            raise RuntimeError(f"no kit feedback page for {student}: {why}")
+        return render(student, results, submission.scores, submission), resources

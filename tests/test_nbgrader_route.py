@@ -1,0 +1,87 @@
+"""formgrader's buttons through nbgrader's own API (NbGraderAPI, which formgrader's handlers call):
+Autograde runs the kit's sandbox and checks, Generate Feedback writes the kit's page, Release
+Feedback publishes it; BACKPROP_KIT_NBGRADER=stock returns autograde to in-kernel execution."""
+
+import json
+import secrets
+
+import pytest
+
+from autograder import course, feedback, spec
+from autograder.submissions import fill, reference_answers
+from tests.conftest import kit_grade, released_course
+from tests.submissions import MUTANTS
+
+OVERWRITE = next(m for m in MUTANTS if m.name == "backward_prop_overwrites_sum")
+STUDENTS = ("reference", "overwrite", "stub")
+
+
+def api(root, exchange):
+    from nbgrader.apps import NbGraderAPI
+
+    config = course.config(root)
+    config.Exchange.root = str(exchange)
+    return NbGraderAPI(config=config)
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory):
+    """A class collected with nbgrader's exchange files, graded and given feedback by formgrader's calls."""
+    tmp = tmp_path_factory.mktemp("route")
+    root, release = released_course(tmp / "course")
+    reference = reference_answers()
+    notebooks = {"reference": fill(release, reference), "stub": release,
+                 "overwrite": fill(release, {**reference, OVERWRITE.function: OVERWRITE.source})}
+    for student, nb in notebooks.items():
+        folder = course.submit(root, student, nb)
+        (folder / "timestamp.txt").write_text("2026-11-30 10:00:00.000000 UTC")
+        (folder / "submission_secret.txt").write_text(secrets.token_hex(64))
+    (tmp / "exchange").mkdir()
+    nbgrader = api(root, tmp / "exchange")
+    for student in STUDENTS:
+        result = nbgrader.autograde(spec.ASSIGNMENT, student, force=True, create=True)
+        assert result["success"], result["log"][-3000:]
+    return root, nbgrader, tmp / "exchange"
+
+
+def test_autograde_button_grades_with_the_kit(routed):
+    root, _, _ = routed
+    through_nbgrader = course.read_scores(root)
+    for student in STUDENTS:
+        results = json.loads((root / "autograded" / student / "backprop" / "results.json").read_text())
+        assert {c["grade_id"]: c["score"] for c in results["cells"]} == through_nbgrader[student]
+    assert sum(through_nbgrader["reference"].values()) == spec.TOTAL_POINTS
+    assert through_nbgrader["overwrite"]["test_gradient_check"] == 0
+    assert sum(through_nbgrader["stub"].values()) == 0
+    # The kit's own parallel grader gives the same grades.
+    assert kit_grade(root, "--force").returncode == 0
+    assert course.read_scores(root) == through_nbgrader
+
+
+def test_generate_and_release_feedback_buttons_publish_the_kit_page(routed):
+    from nbgrader.utils import notebook_hash
+
+    root, nbgrader, exchange = routed
+    result = nbgrader.generate_feedback(spec.ASSIGNMENT, force=True)
+    assert result["success"], result["log"][-3000:]
+    for student in STUDENTS:
+        page = feedback.page_path(root, student)
+        assert feedback.is_kit_page(page), page.read_text()[:300]
+        assert f"feedback for {student}" in page.read_text() and "BEGIN HIDDEN" not in page.read_text()
+    assert "Score: 25 / 25" in feedback.page_path(root, "reference").read_text()
+    result = nbgrader.release_feedback(spec.ASSIGNMENT)
+    assert result["success"], result["log"][-3000:]
+    for student in STUDENTS:
+        secret = (root / "submitted" / student / "backprop" / "submission_secret.txt").read_text()
+        name = notebook_hash(secret=secret, notebook_id=spec.NOTEBOOK)
+        published = exchange / "backprop-kit" / "feedback" / f"{name}.html"
+        assert published.read_text() == feedback.page_path(root, student).read_text()
+
+
+def test_the_switch_returns_autograde_to_stock(routed, monkeypatch):
+    root, _, exchange = routed
+    monkeypatch.setenv(course.STOCK_SWITCH, "stock")
+    result = api(root, exchange).autograde(spec.ASSIGNMENT, "stub", force=True, create=True)
+    assert result["success"], result["log"][-3000:]
+    assert not (root / "autograded" / "stub" / "backprop" / "results.json").exists()
+    assert "with the kit" not in result["log"]
