@@ -1,4 +1,5 @@
-"""Command line: python -m autograder {build,release,demo,grade,feedback,export} (run from the course root)."""
+"""Command line: python -m autograder {build,release,demo,grade,feedback,export,gradescope}
+(run from the course root)."""
 
 import argparse
 import os
@@ -44,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     export_parser.add_argument("--format", choices=("csv", "gradescope"), default="csv")
     export_parser.add_argument("--out", type=Path, default=None,
                                help="file (csv) or folder (gradescope); default under exports/")
+    gradescope_parser = sub.add_parser("gradescope", help="build the Gradescope autograder zip from the course")
+    gradescope_parser.add_argument("assignment")
+    gradescope_parser.add_argument("--out", type=Path, default=None,
+                                   help=f"the zip to write (default {spec.ASSIGNMENT}-gradescope.zip)")
+    gradescope_parser.add_argument("--hidden-visibility", choices=export.VISIBILITIES, default="after_published",
+                                   help="when students see the tests that run hidden checks (default %(default)s)")
+    gradescope_parser.add_argument("--sandbox", choices=("auto", "limits"), default="auto",
+                                   help="bubblewrap where it starts, else limits (auto); or limits only")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -57,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             return feedback.run(args.assignment, args.student)
         if args.command == "export":
             return export.run(args.assignment, args.format, args.out)
+        if args.command == "gradescope":
+            from .gradescope import package
+
+            return package.run(args.assignment, args.out, args.hidden_visibility, args.sandbox)
         root = course.course_root()
         template = course.source_path(root).with_suffix(".py")
         changed = build_notebook.write(template, course.source_path(root))

@@ -31,12 +31,9 @@ def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -
     gb.db.commit()
 
 
-def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: nbformat.NotebookNode,
-                 results: list[CellResult], reason: str | None, cell_errors: list[str]) -> None:
-    """autograded/<student>/<assignment>/: the notebook with each test cell's verdict as its
-    output (visible test code only, never the hidden block), and results.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    summary = {
+def results_summary(results: list[CellResult], reason: str | None, cell_errors: list[str]) -> dict:
+    """What results.json holds for one submission: score, why it could not run, every check's verdict."""
+    return {
         "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
         "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
         "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
@@ -44,6 +41,14 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
                    "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
                               for c in r.checks]} for r in results],
     }
+
+
+def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: nbformat.NotebookNode,
+                 results: list[CellResult], reason: str | None, cell_errors: list[str]) -> None:
+    """autograded/<student>/<assignment>/: the notebook with each test cell's verdict as its
+    output (visible test code only, never the hidden block), and results.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = results_summary(results, reason, cell_errors)
     by_id = {cell["grade_id"]: cell for cell in summary["cells"]}
     if submitted is not None:
         nb = nbformat.from_dict(submitted)
