@@ -77,6 +77,10 @@ def find_notebook(folder: Path) -> tuple[Path | None, str | None]:
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return None, (f"{names[0]} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB: clear its outputs and "
                       "upload it again")
+    try:  # here, to name the student's own file, and before any sandbox starts
+        nbformat.read(path, as_version=4)
+    except Exception as error:
+        return None, f"{names[0]} could not be read as a notebook ({type(error).__name__}: {str(error)[:200]})"
     return path, None
 
 

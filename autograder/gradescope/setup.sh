@@ -33,8 +33,10 @@ fi
 
 user=$(python3 -c 'import json; print(json.load(open("gradescope.json"))["user"])')
 if ! id -u "$user" >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user" \
-    || echo "setup.sh: note: could not create user $user; student code will run as nobody"
+  if ! useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"; then
+    echo "setup.sh: note: could not create user $user; student code will run as nobody"
+    user=nobody
+  fi
 fi
 
 chown -R root:root /autograder/source

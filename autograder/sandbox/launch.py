@@ -11,6 +11,7 @@ that user may not read or write (folders closed to it by their permissions) stay
 whether or not bubblewrap works; the Gradescope runner does this.
 """
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -130,8 +131,11 @@ class Zygote:
         try:
             hello = wire.recv(self.ctrl)
         except (wire.WireError, OSError) as error:
-            self.kill()
+            # Read why before kill() closes the pipe; the group is killed first so the read ends.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
             err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+            self.kill()
             raise SandboxError(f"the grading sandbox did not start ({error}):\n{err}") from None
         if hello.get("op") != "ready":
             raise SandboxError("the grading sandbox sent an unexpected greeting")
