@@ -108,7 +108,11 @@ def open_pool(sandbox: str, user: str | None) -> tuple[Pool, str]:
                   "falling back to resource limits", flush=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the kit's warning is about a shared course folder; said below instead
-        return Pool(1, "limits", user=user), f"resource limits only, {who}"
+        try:
+            return Pool(1, "limits", user=user), f"resource limits only, {who}"
+        except PermissionError as error:
+            raise SandboxError(f"{user} cannot run {error.filename}: install the kit's Python where every user "
+                               "may read it (not under /root)") from None
 
 
 def grade(layout: Layout, config: dict) -> tuple[Outcome, str]:
