@@ -15,8 +15,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -80,6 +80,19 @@ METADATA = {"users": [{"name": "Ada Student", "email": "ada@example.edu"}], "pre
 MUTANT = next(m for m in MUTANTS if m.name == "backward_prop_overwrites_sum")
 
 
+def place(folder: Path, files: dict[str, nbformat.NotebookNode | str | PurePosixPath]) -> None:
+    """Write a submission: name -> a notebook, a text, or a path to link to."""
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, PurePosixPath):
+            target.symlink_to(content)
+        elif isinstance(content, str):
+            target.write_text(content)
+        else:
+            nbformat.write(content, target)
+
+
 class GradescopeRoot:
     """A folder laid out as Gradescope's container, and a way to run commands inside it as root."""
 
@@ -117,24 +130,15 @@ class GradescopeRoot:
                  "--chdir", "/autograder", "--", *command]
         return subprocess.run(args, capture_output=True, text=True, timeout=300)
 
-    def grade(self, files: dict[str, nbformat.NotebookNode | str | PurePosixPath],
-              sandbox: str = "auto") -> tuple[dict, str]:
-        """Submit files (name -> notebook, text, or a path to link to), run run_autograder; its
-        results.json and output."""
+    def grade(self, files: dict, sandbox: str = "auto") -> tuple[dict, str]:
+        """Submit files (see place), run run_autograder; its results.json and output."""
         for name in ("submission", "results"):
             shutil.rmtree(self.autograder / name)
             (self.autograder / name).mkdir()
         (self.autograder / "submission_metadata.json").write_text(json.dumps(METADATA))
         config = package.contents(ROOT, sandbox=sandbox)[package.CONFIG]  # as `--sandbox` would build it
         (self.autograder / "source" / package.CONFIG).write_bytes(config)
-        for name, content in files.items():
-            target = self.autograder / "submission" / name
-            if isinstance(content, PurePosixPath):
-                target.symlink_to(content)
-            elif isinstance(content, str):
-                target.write_text(content)
-            else:
-                nbformat.write(content, target)
+        place(self.autograder / "submission", files)
         result = self.run("/autograder/run_autograder")
         assert result.returncode == 0, result.stdout + result.stderr
         return json.loads((self.autograder / "results" / "results.json").read_text()), result.stdout
@@ -150,7 +154,7 @@ def built(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def kit() -> tuple[dict, Future]:
+def kit(tmp_path_factory) -> Iterator[tuple[dict, Future]]:
     """The notebooks, and the kit's own per-cell scores for them (graded in a course copy in a
     thread, while the Gradescope root is set up)."""
     release = nbformat.read(course.release_path(ROOT), as_version=4)
@@ -170,12 +174,13 @@ def kit() -> tuple[dict, Future]:
         assert result.returncode == 0, result.stdout + result.stderr
         return course.read_scores(root)
 
-    with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory() as folder:
-        yield notebooks, pool.submit(grade_course, Path(folder))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield notebooks, pool.submit(grade_course, tmp_path_factory.mktemp("course"))
 
 
 @pytest.fixture(scope="module")
 def gradescope(kit, built, tmp_path_factory) -> GradescopeRoot:
+    """The Gradescope root after setup.sh (kit first: the course copy grades meanwhile)."""
     root = GradescopeRoot(tmp_path_factory.mktemp("gradescope"), built)
     setup = root.run("bash", "/autograder/source/setup.sh")
     assert setup.returncode == 0, setup.stdout + setup.stderr
@@ -206,7 +211,7 @@ def test_zip_builds_identically_and_holds_the_grader_only(built, tmp_path):
     assert config["hidden_visibility"] == "after_published" and config["sandbox"] == "auto"
 
 
-def test_setup_installs_nothing_new_offline_and_closes_the_source(gradescope):
+def test_setup_runs_offline_adds_the_user_and_closes_the_source(gradescope):
     assert (gradescope.autograder / "source").stat().st_mode & 0o777 == 0o700
     assert any(line.startswith(f"{package.STUDENT_USER}:") for line in (gradescope.host / "etc" / "passwd").open())
 
@@ -263,15 +268,7 @@ def test_a_submission_it_cannot_grade_gets_zero_with_the_reason(built, tmp_path)
     }
     for case, (files, reason) in cases.items():
         shutil.rmtree(tmp_path / "submission", ignore_errors=True)
-        for name, content in files.items():
-            target = tmp_path / "submission" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, PurePosixPath):
-                target.symlink_to(content)
-            elif isinstance(content, str):
-                target.write_text(content)
-            else:
-                nbformat.write(content, target)
+        place(tmp_path / "submission", files)
         assert runner.main(["--root", str(tmp_path)]) == 0
         results = json.loads((tmp_path / "results" / "results.json").read_text())
         assert results["score"] == 0 and len(results["tests"]) == len(spec.TEST_CELLS), case

@@ -18,7 +18,7 @@ if sys.version_info < (3, 11):
 PY
 
 if ! python3 -m pip --version >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
 fi
 # Ubuntu's own python3 refuses pip installs without this (PEP 668); a virtual environment ignores it.
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir \
@@ -27,7 +27,7 @@ PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version
 # bubblewrap isolates student code further where the container allows user namespaces; without
 # it, or where it cannot start, the runner says so and relies on the user and permissions below.
 if ! command -v bwrap >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null 2>&1 \
     || echo "setup.sh: note: bubblewrap could not be installed; student code will run under limits only"
 fi
 
