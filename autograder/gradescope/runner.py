@@ -135,7 +135,12 @@ def grade(layout: Layout, config: dict) -> tuple[Outcome, str]:
     return outcome, f"{notebook.relative_to(layout.submission)} graded under {how}"
 
 
-def summary(outcome: Outcome, tests: list[dict]) -> str:
+# When Gradescope shows the tests that run hidden checks, in the students' words.
+SHOWN_LATER = {"after_published": "when the grades are published", "after_due_date": "after the due date",
+               "hidden": "to your instructor only"}
+
+
+def summary(outcome: Outcome, tests: list[dict], hidden_visibility: str) -> str:
     """The results' top-level output (Markdown): points shown now, what comes later, what went wrong."""
     shown = [t for t in tests if t["visibility"] == "visible"]
     got, of = sum(t["score"] for t in shown), sum(t["max_score"] for t in shown)
@@ -147,7 +152,8 @@ def summary(outcome: Outcome, tests: list[dict]) -> str:
     else:
         later = sum(t["max_score"] for t in tests) - of
         lines.append(f"**Visible tests: {got:g} / {of:g}.** The hidden tests ({later:g} more points, "
-                     f"{len(tests) - len(shown)} tests) are shown with their diagnoses when grades are published.")
+                     f"{len(tests) - len(shown)} tests) are shown with their diagnoses "
+                     f"{SHOWN_LATER[hidden_visibility]}.")
     lines.append("Each test below says what it checks and, when it fails, what to look at "
                  "(the same diagnoses as the course's feedback page).")
     if outcome.cell_errors:
@@ -162,7 +168,7 @@ def results_json(outcome: Outcome, hidden_visibility: str) -> dict:
                                         default=float))
     scores = {r.grade_id: r.score for r in outcome.results}
     out = gradescope_results(scores, kit_results, hidden_visibility, details=True)
-    out["output"] = summary(outcome, out["tests"])
+    out["output"] = summary(outcome, out["tests"], hidden_visibility)
     out["output_format"] = "md"
     return out
 
