@@ -108,7 +108,9 @@ class GradescopeRoot:
         # setup.sh adds a user: it needs an /etc of its own.
         shutil.copytree("/etc", host / "etc", symlinks=True, ignore_dangling_symlinks=True)
 
-    def run(self, *command: str) -> subprocess.CompletedProcess:
+    def run(self, *command: str, python_open: bool = True) -> subprocess.CompletedProcess:
+        """command as root in the Gradescope root. python_open: this Python's parent folders
+        readable by all, as /usr is on Gradescope (else as bubblewrap makes them: root's only)."""
         pythons = sorted({sys.prefix, sys.base_prefix} - {p for p in (sys.prefix, sys.base_prefix)
                                                           if p.startswith("/usr/")})
         args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -120,9 +122,10 @@ class GradescopeRoot:
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.islink(f"/{link}"):
                 args += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
-        for python in pythons:  # its parent folders open to all, as /usr is on Gradescope
-            args += [arg for parent in reversed(Path(python).parents[:-1])
-                     for arg in ("--perms", "0755", "--dir", str(parent))]
+        for python in pythons:
+            if python_open:
+                args += [arg for parent in reversed(Path(python).parents[:-1])
+                         for arg in ("--perms", "0755", "--dir", str(parent))]
             args += ["--ro-bind", python, python]
         env = {"PATH": f"{sys.prefix}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": "/root", "LANG": "C.UTF-8", "PIP_NO_INDEX": "1"}
@@ -130,7 +133,7 @@ class GradescopeRoot:
                  "--chdir", "/autograder", "--", *command]
         return subprocess.run(args, capture_output=True, text=True, timeout=300)
 
-    def grade(self, files: dict, sandbox: str = "auto") -> tuple[dict, str]:
+    def grade(self, files: dict, sandbox: str = "auto", python_open: bool = True) -> tuple[dict, str]:
         """Submit files (see place), run run_autograder; its results.json and output."""
         for name in ("submission", "results"):
             shutil.rmtree(self.autograder / name)
@@ -139,7 +142,7 @@ class GradescopeRoot:
         config = package.contents(ROOT, sandbox=sandbox)[package.CONFIG]  # as `--sandbox` would build it
         (self.autograder / "source" / package.CONFIG).write_bytes(config)
         place(self.autograder / "submission", files)
-        result = self.run("/autograder/run_autograder")
+        result = self.run("/autograder/run_autograder", python_open=python_open)
         assert result.returncode == 0, result.stdout + result.stderr
         return json.loads((self.autograder / "results" / "results.json").read_text()), result.stdout
 
@@ -216,18 +219,22 @@ def test_setup_runs_offline_adds_the_user_and_closes_the_source(gradescope):
     assert any(line.startswith(f"{package.STUDENT_USER}:") for line in (gradescope.host / "etc" / "passwd").open())
 
 
-# Bubblewrap where it starts (it does here); resource limits only, as in Gradescope's usual
-# container, for the attack (the weaker isolation of the two) and the lecture's code.
-@pytest.mark.parametrize("name,sandbox", [("reference", "auto"), ("lecture", "limits"), ("mutant", "auto"),
-                                          ("attack", "limits")])
-def test_results_match_the_kit_grader(gradescope, kit, name, sandbox):
+# How each is isolated: bubblewrap as the student user where it starts (it does here); resource
+# limits only, as in Gradescope's usual container, for the attack (the weaker isolation) and the
+# lecture's code; bubblewrap as root where the student user cannot reach this Python.
+@pytest.mark.parametrize("name,sandbox,python_open,how", [
+    pytest.param("reference", "auto", True, f"under bubblewrap, as {package.STUDENT_USER}", id="reference"),
+    pytest.param("lecture", "limits", True, f"under resource limits only, as {package.STUDENT_USER}", id="lecture"),
+    pytest.param("mutant", "auto", False, "under bubblewrap, as root", id="mutant"),
+    pytest.param("attack", "limits", True, f"under resource limits only, as {package.STUDENT_USER}", id="attack"),
+])
+def test_results_match_the_kit_grader(gradescope, kit, name, sandbox, python_open, how):
     notebooks, graded = kit
     scores = graded.result()
-    results, stdout = gradescope.grade({f"{name} (final).ipynb": notebooks[name]}, sandbox)
+    results, stdout = gradescope.grade({f"{name} (final).ipynb": notebooks[name]}, sandbox, python_open)
     assert _per_cell(results) == scores[name]
     assert results["score"] == sum(scores[name].values())
-    assert ("under bubblewrap" if sandbox == "auto" else "under resource limits only") in stdout
-    assert f"as {package.STUDENT_USER}" in stdout
+    assert how in stdout
     text = json.dumps(results)
     if name == "reference":
         assert results["score"] == spec.TOTAL_POINTS

@@ -98,21 +98,25 @@ def student_user(configured: str) -> str | None:
 
 
 def open_pool(sandbox: str, user: str | None) -> tuple[Pool, str]:
-    """One sandboxed zygote: bubblewrap if it starts here (unless told limits), else limits only."""
-    who = f"as {user}" if user else "as the grader's own user"
-    if sandbox == "auto":
+    """One sandboxed zygote, and how it isolates. In order, the first that starts: bubblewrap as
+    the unprivileged user; bubblewrap as root (where that user cannot reach this Python, or may
+    not create namespaces but root may); resource limits as the unprivileged user. `limits`: the
+    last only. Student code never runs as root outside bubblewrap."""
+    attempts = ([("bwrap", user)] + ([("bwrap", None)] if user else [])) if sandbox == "auto" else []
+    attempts.append(("limits", user))
+    for mode, who in attempts:
+        name = {"bwrap": "bubblewrap", "limits": "resource limits only"}[mode]
+        as_whom = f"as {who}" if who else "as root" if os.geteuid() == 0 else "as the grader's own user"
         try:
-            return Pool(1, "bwrap", user=user), f"bubblewrap, {who}"
-        except SandboxError as error:
-            print(f"bubblewrap cannot run here ({str(error).strip().splitlines()[-1][:200]}); "
-                  "falling back to resource limits", flush=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the kit's warning is about a shared course folder; said below instead
-        try:
-            return Pool(1, "limits", user=user), f"resource limits only, {who}"
-        except PermissionError as error:
-            raise SandboxError(f"{user} cannot run {error.filename}: install the kit's Python where every user "
-                               "may read it (not under /root)") from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the kit's warning is about a course folder; stdout says what held
+                return Pool(1, mode, user=who), f"{name}, {as_whom}"
+        except (SandboxError, PermissionError) as error:
+            why = str(error).strip().splitlines()[-1][:200] if str(error).strip() else type(error).__name__
+            print(f"{name} {as_whom} cannot start here: {why}", flush=True)
+    raise SandboxError(f"no sandbox could start for student code: {user} must be able to run {sys.executable} "
+                       "(install the kit's Python where every user may read it, not under /root), or "
+                       "bubblewrap must work")
 
 
 def grade(layout: Layout, config: dict) -> tuple[Outcome, str]:
