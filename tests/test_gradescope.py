@@ -111,8 +111,7 @@ class GradescopeRoot:
     def run(self, *command: str, python_open: bool = True) -> subprocess.CompletedProcess:
         """command as root in the Gradescope root. python_open: this Python's parent folders
         readable by all, as /usr is on Gradescope (else as bubblewrap makes them: root's only)."""
-        pythons = sorted({sys.prefix, sys.base_prefix} - {p for p in (sys.prefix, sys.base_prefix)
-                                                          if p.startswith("/usr/")})
+        pythons = sorted({p for p in (sys.prefix, sys.base_prefix) if not p.startswith("/usr/")})
         args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                 "--ro-bind", "/usr", "/usr", "--bind", str(self.host / "etc"), "/etc",
                 "--bind", str(self.autograder), "/autograder", "--dev", "/dev", "--tmpfs", "/tmp",

@@ -64,8 +64,10 @@ def find_notebook(folder: Path) -> tuple[Path | None, str | None]:
     """The one notebook submitted (at any depth), or None and why not."""
     found = []
     for parent, dirs, files in os.walk(folder):  # does not follow links to folders
-        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints" and not d.startswith("__MACOSX"))
-        found += [Path(parent) / name for name in sorted(files) if name.endswith(".ipynb")]
+        # Jupyter's checkpoints and macOS's zip debris (__MACOSX/, ._name) are not the student's.
+        dirs[:] = sorted(d for d in dirs if d not in (".ipynb_checkpoints", "__MACOSX"))
+        found += [Path(parent) / name for name in sorted(files)
+                  if name.endswith(".ipynb") and not name.startswith("._")]
     names = [p.relative_to(folder).as_posix() for p in found]
     if not found:
         return None, "no notebook (.ipynb) in the submission: upload your backprop notebook"
