@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                               help="processes a submission may start (default %(default)s)")
     grade_parser.add_argument("--max-file-size", type=int, default=defaults.file_mb,
                               help="MiB of the largest file a submission may write (default %(default)s)")
+    grade_parser.add_argument("--max-scratch", type=int, default=defaults.scratch_mb,
+                              help="MiB a submission may write in all, under bubblewrap (default %(default)s)")
     grade_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                               help="bubblewrap, resource limits only, or bubblewrap when installed")
     grade_parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "grade":
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
-                            args.max_file_size)
+                            args.max_file_size, args.max_scratch)
             return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox,
                              args.scheduler)
         if args.command == "feedback":

@@ -1,10 +1,10 @@
 """How a check names what it calls, and what comes back.
 
-Checks never hold student functions: they name them (`Own("backward_prop")`), name the
-reference collaborators handed to them (`Ref("sigmoid")`) and the kit procedures that chain
-them (`Procedure("train")`). An executor resolves the names where the student code lives (the
-notebook kernel, or a sandboxed worker) and returns plain float arrays, so the same checks
-run unchanged in both places.
+Checks never hold student functions: they name them (`Own("backward_prop")`) and the reference
+collaborators handed to them (`Ref("sigmoid")`). An executor resolves the names where the
+student code lives (the notebook kernel, or a sandboxed child) and returns plain float arrays,
+so the same checks run unchanged in both places. Whatever chains student functions (a
+training loop, finite differences) runs where the check runs: see autograder.drive.
 """
 
 import re
@@ -28,14 +28,7 @@ class Ref:
     name: str
 
 
-@dataclass(frozen=True)
-class Procedure:
-    """A kit procedure that chains student functions: see autograder.procedures.PROCEDURES."""
-
-    name: str
-
-
-Target = Own | Procedure
+Target = Own | Ref
 
 
 @dataclass(frozen=True)
@@ -47,12 +40,20 @@ class Invalid:
 
 @dataclass
 class Returned:
-    """A call's result as plain data (float64 arrays, lists of them, Invalid leaves) and the
-    positions of the arguments the call modified in place."""
+    """A call's result as plain data (float64 arrays, lists of them, Invalid leaves).
+
+    Watched calls only:
+    mutated: positions of the arguments the call changed in place;
+    lists: position -> the new contents of a list argument whose items were replaced, removed
+    or reordered (the caller's own arrays where the list still held them);
+    changed: (the caller's array, its contents after the call) for every array changed in place.
+    Applying `changed` and `lists` to the caller's objects is what the call did in a kernel.
+    """
 
     value: object
     mutated: tuple[int, ...] = field(default=())
-    after: dict = field(default_factory=dict)  # position -> the modified argument, as plain data
+    lists: dict = field(default_factory=dict)
+    changed: list = field(default_factory=list)
 
 
 class StudentError(Exception):
@@ -62,13 +63,22 @@ class StudentError(Exception):
 class Submission(Protocol):
     """Somewhere student functions can be called by name."""
 
-    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
+    def call(self, target: Target, *args, poison: dict | None = None, watch: bool = False) -> Returned:
         """Run target(*args) on copies of args; `poison` sets globals of the student's
-        namespace for the duration of the call (to catch reads of stale globals)."""
+        namespace for the duration of the call (to catch reads of stale globals).
+
+        watch: also report which arguments the call changed in place, and how (see Returned);
+        the caller's objects themselves are never changed.
+        """
         ...
 
-    def call_many(self, calls: list[tuple]) -> list:
-        """Several (target, *args) calls at once, in order: a Returned or a StudentError each."""
+    def call_many(self, calls: list[tuple], watch: bool = False) -> list:
+        """Several (target, *args) calls at once, in order: a Returned or a StudentError each.
+
+        Each call runs on its own copies, except with watch: then the calls share the arrays
+        they were given in common (as calls in a kernel would), and each Returned's `mutated`
+        says whether that call changed any of its arguments (how is not reported).
+        """
         ...
 
 

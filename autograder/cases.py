@@ -68,6 +68,7 @@ SIGMOID_CASES = (
     np.array([[0.5, -1.5, 3.0], [-0.25, 2.0, -4.0]]),
     0.3,
 )
-# Very negative inputs make exp(-z) overflow to inf in the lecture's formula, which still
-# gives the right limit; very positive inputs must not give nan either.
-SIGMOID_EXTREMES = np.array([[-1000.0], [-100.0], [100.0], [500.0]])
+# Past |z| = 709.78, exp(|z|) overflows to inf: the lecture's 1 / (1 + exp(-z)) still gives the
+# right limits, but exp(z) / (1 + exp(z)) or exp(-z) / (1 + exp(-z))**2 give nan there. Both
+# sides, for h and g.
+SIGMOID_EXTREMES = np.array([[-1000.0], [-710.0], [-100.0], [100.0], [500.0], [710.0], [1000.0]])

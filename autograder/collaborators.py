@@ -2,12 +2,14 @@
 
 A `test_<function>*` check feeds the function under test these instead of the student's own
 loss and activation, so a mistake in one function never costs points in another's cells. The
-reference loss and sigmoid are graded answers: the kit's grader keeps them in its own process.
+public stand-ins run where the student's code runs (autograder.stand_ins); the reference loss
+and sigmoid are graded answers, which the kit's grader computes in its own process during the
+call they serve (autograder.sandbox.remote).
 """
 
 from solutions import backprop
 
-from .procedures import PUBLIC
+from .stand_ins import PUBLIC
 
 SECRET = {"loss": backprop.loss, "sigmoid": backprop.sigmoid}
 REFERENCE = {**PUBLIC, **SECRET}

@@ -22,10 +22,10 @@ from .sandbox.launch import Limits, Pool
 _pool: Pool | None = None  # one sandbox per worker process, started on its first task
 
 
-def _worker_pool(sandbox: str) -> Pool:
+def _worker_pool(sandbox: str, limits: Limits) -> Pool:
     global _pool
     if _pool is None:
-        _pool = Pool(1, sandbox)
+        _pool = Pool(1, sandbox, limits)
         atexit.register(_pool.close)
     return _pool
 
@@ -38,7 +38,7 @@ def grade_task(student: str, notebook: bytes, source_text: str, limits: Limits, 
     source = nbformat.reads(source_text, as_version=4)
     with tempfile.TemporaryDirectory(prefix="kit-task-") as folder:
         (Path(folder) / f"{spec.NOTEBOOK}.ipynb").write_bytes(notebook)
-        return grade_one(student, Path(folder), _worker_pool(sandbox).zygotes[0], source,
+        return grade_one(student, Path(folder), _worker_pool(sandbox, limits).zygotes[0], source,
                          visible_tests(source), limits)
 
 

@@ -1,22 +1,24 @@
-"""Calling student functions by name, wherever they live: the shared core of both executors.
+"""Calling student functions by name in the process that holds them.
 
-The notebook kernel (autograder.in_process) and the sandboxed workers (autograder.sandbox.worker)
-both use this class. It imports nothing secret: reference collaborators are resolved through a
-function the caller provides, so this module can be copied into the sandbox.
+The notebook kernel (autograder.in_process) and the sandboxed child (autograder.sandbox.worker)
+both use this class to find a function, run it under a time limit with its output swallowed,
+and turn what it returned into plain data. It imports nothing secret and decides nothing:
+reference collaborators are resolved through a function the caller provides, and every
+verdict is reached where the check runs, from the plain values returned.
 """
 
 import contextlib
 import copy
 import io
+import signal
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from solutions.helpers import TimeLimitExceeded, time_limit
+from solutions.helpers import TimeLimitExceeded
 
-from .calls import Own, Procedure, Ref, Returned, StudentError, Target, scrub, to_plain
-from .procedures import PROCEDURES
+from .calls import Own, Ref, Returned, StudentError, Target, scrub, to_plain
 
 
 class BoundedSink(io.TextIOBase):
@@ -60,23 +62,52 @@ def poisoned(namespace: dict, values: dict | None):
                 namespace[name] = old
 
 
-def _same(before, after) -> bool:
+def _timeout(signum, frame):
+    raise TimeLimitExceeded("a call into student code ran past its time limit")
+
+
+@contextlib.contextmanager
+def _alarm():
+    """SIGALRM raises TimeLimitExceeded while this block runs (each call arms the timer)."""
+    previous = signal.signal(signal.SIGALRM, _timeout)
     try:
-        if isinstance(before, np.ndarray) or isinstance(after, np.ndarray):
-            return (isinstance(after, np.ndarray) and before.shape == after.shape
-                    and bool(np.array_equal(before, after, equal_nan=True)))
-        if isinstance(before, (list, tuple)):
-            return (type(before) is type(after) and len(before) == len(after)
-                    and all(_same(b, a) for b, a in zip(before, after)))
-        return bool(before == after)
-    except Exception:
-        return False
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _copy(value, depth: int = 0):
+    """A copy of an argument: arrays copied, lists and tuples rebuilt, the rest (numbers,
+    markers, None) shared, since it cannot be changed in place."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list) and depth < 8:
+        return [_copy(item, depth + 1) for item in value]
+    if isinstance(value, tuple) and depth < 8:
+        return tuple(_copy(item, depth + 1) for item in value)
+    return copy.deepcopy(value) if isinstance(value, (dict, set)) else value
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Exactly the same float64 contents (nan payloads and the sign of zero included)."""
+    return a.shape == b.shape and np.ascontiguousarray(a, "<f8").tobytes() == np.ascontiguousarray(b, "<f8").tobytes()
+
+
+def leaves(value, depth: int = 0):
+    """Every array in an argument: an array, or lists and tuples of them."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)) and depth < 4:
+        for item in value:
+            yield from leaves(item, depth + 1)
 
 
 class Executor:
     """Calls functions of a namespace holding the student's code (a notebook's globals).
 
     reference: resolves a reference collaborator's name to a callable.
+    seconds: wall-clock limit of one call.
     """
 
     def __init__(self, namespace: dict, reference: Callable[[str], Callable], seconds: float):
@@ -95,35 +126,90 @@ class Executor:
             return fn
         if isinstance(arg, Ref):
             return self.reference(arg.name)
-        if isinstance(arg, Procedure):
-            return PROCEDURES[arg.name]
-        return copy.deepcopy(arg)
+        return arg
 
-    def call_many(self, calls: list[tuple]) -> list:
-        """See calls.Submission.call_many."""
-        results = []
-        for target, *args in calls:
-            try:
-                results.append(self.call(target, *args))
-            except StudentError as error:
-                results.append(error)
-        return results
+    def invoke(self, target: Target, args: list, poison: dict | None = None):
+        """target(*args) on these very objects, as plain data; raises StudentError."""
+        with quiet(), _alarm():
+            return self._invoke(target, args, poison)
 
-    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
-        """Run target(*args) on copies of args; see calls.Submission."""
+    def _invoke(self, target: Target, args: list, poison: dict | None):
         fn = self._resolve(target)
         given = [self._resolve(arg) for arg in args]
         owns = [a.name for a in (target, *args) if isinstance(a, Own)]
         try:
-            with quiet(), poisoned(self.namespace, poison), time_limit(self.seconds):
-                # Converted inside the limits: a returned object may misbehave when read.
-                value = to_plain(fn(*given))
+            with poisoned(self.namespace, poison):
+                signal.setitimer(signal.ITIMER_REAL, self.seconds)
+                try:
+                    # Converted inside the limit: a returned object may misbehave when read.
+                    return to_plain(fn(*given))
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
         except TimeLimitExceeded:
             self.timed_out.update(owns)
             raise StudentError(f"{' / '.join(owns)} did not finish within {self.seconds:g} s "
                                "(an endless loop?)") from None
         except (Exception, SystemExit) as exc:
             raise StudentError(f"{type(exc).__name__}: {scrub(exc)}") from None
-        mutated = tuple(i for i, (a, g) in enumerate(zip(args, given))
-                        if not isinstance(a, (Own, Ref, Procedure)) and not _same(a, g))
-        return Returned(value, mutated, {i: to_plain(given[i]) for i in mutated})
+
+    def invoke_many(self, calls: list[tuple]) -> list:
+        """[target(*args) as plain data, or the StudentError it raised] for (target, *args) in
+        calls, on these very objects (quiet and the alarm set up once for all)."""
+        results = []
+        with quiet(), _alarm():
+            for target, *args in calls:
+                try:
+                    results.append(self._invoke(target, args, None))
+                except StudentError as error:
+                    results.append(error)
+        return results
+
+    def call_many(self, calls: list[tuple], watch: bool = False) -> list:
+        """See calls.Submission.call_many."""
+        if not watch:
+            return [item if isinstance(item, StudentError) else Returned(item)
+                    for item in self.invoke_many([[_copy(part) for part in call] for call in calls])]
+        given = copy.deepcopy([list(call) for call in calls])  # shared arrays stay shared
+        before = [[leaf.copy() for leaf in leaves(call)] for call in given]
+        shapes = [[list(a) for a in call if isinstance(a, list)] for call in given]
+        results = []
+        for call, saved, lists in zip(given, before, shapes):
+            item = self.invoke_many([call])[0]
+            if isinstance(item, StudentError):
+                results.append(item)
+                continue
+            now = [a for a in call if isinstance(a, list)]
+            changed = (any(not same_bytes(a, b) for a, b in zip(saved, leaves(call)))
+                       or any(len(a) != len(b) or any(x is not y for x, y in zip(a, b)) for a, b in zip(lists, now)))
+            results.append(Returned(item, (0,) if changed else ()))
+        return results
+
+    def call(self, target: Target, *args, poison: dict | None = None, watch: bool = False) -> Returned:
+        """Run target(*args) on deep copies of args; see calls.Submission.
+
+        The caller's objects are never touched here: `changed` pairs each caller's array with
+        its copy after the call, and `lists` gives the new contents of a list whose items were
+        replaced, with the caller's own arrays where the copy still held theirs.
+        """
+        if not watch:
+            return Returned(self.invoke(target, [_copy(arg) for arg in args], poison))
+        memo: dict = {}
+        given = copy.deepcopy(list(args), memo)
+        items = {k: list(a) for k, a in enumerate(given) if isinstance(a, list)}
+        value = self.invoke(target, given, poison)
+        mutated, changed, lists = set(), [], {}
+        back = {}
+        for k, arg in enumerate(args):
+            for before in leaves(arg):
+                after = memo.get(id(before))
+                if isinstance(after, np.ndarray):
+                    back[id(after)] = before
+                    if not same_bytes(before, after):
+                        changed.append((before, after))
+                        mutated.add(k)
+        for k, old in items.items():
+            new = given[k]
+            if len(old) != len(new) or any(a is not b for a, b in zip(old, new)):
+                mutated.add(k)
+                lists[k] = [back.get(id(item)) if id(item) in back else to_plain(item) for item in new]
+        return Returned(value, tuple(sorted(mutated)), lists, changed)

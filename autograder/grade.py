@@ -191,7 +191,7 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
         workers = max(1, min(workers, len(todo)))
         print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} with {workers} sandboxed worker(s) ...",
               file=sys.stderr)
-        with Pool(workers, sandbox) as pool:
+        with Pool(workers, sandbox, limits) as pool:
             outcomes = record_all(graded_locally(pool, todo, source, visible, limits), todo, coursedir, source)
     scores = {o.student: {r.grade_id: r.score for r in o.results} for o in outcomes}
     print(score_table(scores, sorted(scores)))

@@ -1,9 +1,12 @@
 """The notebook's visible tests, run by the kit's grader with every comparison in its own process.
 
 A test cell's visible code is executed here, unchanged, in a namespace where the five student
-functions and the helpers that chain them are proxies: each call runs in the student's sandbox
-and returns plain arrays, so the assertions themselves cannot be tampered with. Notebook order
-is kept (later cells use names earlier ones defined), as in a kernel.
+functions are proxies: each call runs in the student's sandbox on arguments that live in memory
+this process owns, returns plain arrays, and changes the arguments exactly as the call changed
+them in a kernel. The notebook's helpers run here too, calling the proxies (training and the
+gradient check in batches, through autograder.drive), so the assertions and everything they
+compare cannot be tampered with. Notebook order is kept (later cells use names earlier ones
+defined), as in a kernel.
 """
 
 import contextlib
@@ -14,10 +17,10 @@ import numpy as np
 
 from solutions import helpers
 
-from . import spec
-from .calls import Own, Procedure, Ref, StudentError, Submission, scrub
+from . import drive, spec
+from .calls import Own, Ref, StudentError, Submission, scrub
 from .hints import hint
-from .procedures import PROCEDURES, PUBLIC
+from .stand_ins import PUBLIC
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
 _PUBLIC_NAMES = {id(fn): name for name, fn in PUBLIC.items()}
@@ -31,25 +34,21 @@ def visible_tests(source: nbformat.NotebookNode) -> dict[str, str]:
 
 
 class _Proxy:
-    """Stands for a student function or a chaining helper; calling it runs it in the sandbox."""
+    """Stands for a student function; calling it runs it in the sandbox."""
 
-    def __init__(self, target, sub: Submission):
+    def __init__(self, target: Own, sub: Submission):
         self.target, self.sub = target, sub
+        self.__name__ = target.name
 
     def __call__(self, *args):
-        returned = self.sub.call(self.target, *(_name(a) for a in args))
-        for position, value in returned.after.items():  # in-place changes reach the caller, as in a kernel
-            if 0 <= position < len(args):
-                _update(args[position], value)
+        returned = self.sub.call(self.target, *(_name(a) for a in args), watch=True)
+        # What the call did to its arguments reaches the caller, as in a kernel.
+        for original, now in returned.changed:
+            if original.flags.writeable:
+                original[...] = now
+        for position, items in returned.lists.items():
+            args[position][:] = items
         return returned.value
-
-
-def _update(original, value) -> None:
-    """Make original (a list or an array the visible test passed) look like value, in place."""
-    if isinstance(original, list) and isinstance(value, list):
-        original[:] = value
-    elif isinstance(original, np.ndarray) and isinstance(value, np.ndarray) and original.shape == value.shape:
-        original[...] = value
 
 
 def _name(arg):
@@ -59,14 +58,45 @@ def _name(arg):
         if id(arg) in _PUBLIC_NAMES:
             return Ref(_PUBLIC_NAMES[id(arg)])
         raise TypeError(f"a visible test passes {arg!r}, which cannot cross into the sandbox; "
-                        "give it a name in autograder.procedures.PUBLIC")
+                        "give it a name in autograder.stand_ins.PUBLIC")
     return arg
+
+
+def _functions(*functions) -> drive.Functions:
+    return drive.Functions(*(_name(fn) for fn in functions))
+
+
+def _batched(sub: Submission) -> dict:
+    """The helpers that call student functions many times, as batched drives from here.
+
+    Batching gives a kernel's result only when no call changes its arguments (else later calls
+    would see the change): a watched batch that finds one runs the helper call by call instead,
+    through the proxies, exactly as in a kernel.
+    """
+
+    def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients):
+        try:
+            return drive.train(sub, x, y, Ws, bs, eta, epochs,
+                               _functions(f, loss, forward_prop, backward_prop, compute_gradients), watch=True)
+        except drive.Mutated:
+            return helpers.train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients)
+
+    def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients, eps=1e-6):
+        try:
+            return drive.gradient_check(sub, x, y, Ws, bs,
+                                        _functions(f, loss, forward_prop, backward_prop, compute_gradients),
+                                        eps, watch=True)
+        except drive.Mutated:
+            return helpers.gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients,
+                                          eps)
+
+    return {"train": train, "gradient_check": gradient_check}
 
 
 def namespace(sub: Submission) -> dict:
     """The globals visible tests run in: numpy, the notebook's helpers, proxies for the rest."""
     ns: dict = {name: getattr(helpers, name) for name in dir(helpers) if not name.startswith("_")}
-    ns.update({name: _Proxy(Procedure(name), sub) for name in PROCEDURES})
+    ns.update(_batched(sub))
     ns.update({name: _Proxy(Own(name), sub) for name in spec.FUNCTIONS})
     # The sandbox limits every call; output has nowhere to go.
     ns.update({"np": np, "print": lambda *a, **k: None, "time_limit": lambda *a, **k: contextlib.nullcontext()})

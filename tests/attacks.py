@@ -40,6 +40,9 @@ SIGNATURES = {
 }
 # The only absolute path an attack may name (besides tempfile.gettempdir()).
 KIT_GRADEBOOK = "/work/main/gradebook.db"
+# The sandbox's scratch places, which fill_the_scratch_space writes into (64 MiB each at most;
+# test_attacks grades under bubblewrap only, where they are bounded tmpfs).
+SCRATCH_PLACES = {"/tmp", "/dev/shm", "/zygote"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Attack:
     wrong: tuple[str, ...]
     why: str
     extra_files: dict[str, str] = field(default_factory=dict)
+    # The honest twin: the same wrong functions without the attack (answer cells by function).
+    # When given, the attack may score no more than its twin in any cell.
+    twin: dict[str, str] | None = None
 
 
 def _code(text: str) -> str:
@@ -1947,8 +1953,185 @@ POISONING = (
 )
 
 
+
+# --------------------------------------------------------------------------------------------
+# Patching the kit code that runs next to the student's code, each with its honest twin
+# --------------------------------------------------------------------------------------------
+
+_BACKWARD_WITHOUT_FPRIME = r"""
+def backward_prop(loss, f, Ws, bs, zs, y):
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = loss(f(zs[L])[0], y)[1]
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
+    return dldhs
+"""
+
+_GRADIENTS_DBS_WITHOUT_FPRIME = r"""
+def compute_gradients(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        delta = dldhs[l + 1] * f(zs[l + 1])[1]
+        dWs.append(delta @ hs[l].T)
+        dbs.append(dldhs[l + 1])  # f'(z) left out of the bias gradient
+    return dWs, dbs
+"""
+
+_LOSS_ZEROES_YHAT = r"""
+import numpy as np
+
+
+def loss(yhat, y):
+    diff = yhat - y
+    result = 0.5 * diff ** 2, diff
+    if isinstance(yhat, np.ndarray):
+        yhat[...] = 0.0  # clears the caller's prediction after using it
+    return result
+"""
+
+_SIGMOID_JAMMER = r"""
+import os
+import stat
+import struct
+
+import numpy as np
+
+_calls = {"n": 0}
+
+
+def _jam():
+    # A forged length prefix, then junk, on every socket this process holds.
+    junk = struct.pack("<I", 1000) + b"\x07" * 64
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.write(fd, junk)
+        except OSError:
+            pass
+
+
+def sigmoid(z):
+    _calls["n"] += 1
+    if _calls["n"] % 3 == 0:
+        _jam()
+    with np.errstate(over="ignore"):
+        h = 1.0 / (1.0 + np.exp(-z))
+    return h, h * (1.0 - h)
+"""
+
+KIT_PATCHES = (
+    Attack("patch_finite_differences", {"backward_prop": _cell(r"""
+        import numpy as np
+
+
+        def _backprop(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients):
+            hs, zs = forward_prop(x, f, Ws, bs)
+            dldhs = backward_prop(loss, f, Ws, bs, zs, y)
+            return compute_gradients(dldhs, f, zs, hs)
+
+
+        def _numeric_is_mine(x, y, Ws, bs, f, loss, forward_prop, eps=1e-6):
+            mine = globals()
+            return _backprop(x, y, Ws, bs, f, loss, forward_prop, mine["backward_prop"], mine["compute_gradients"])
+
+
+        def _no_error(*args, **kwargs):
+            return [0.0] * len(args[2])
+
+
+        def _falling(x, y, Ws, bs, eta, epochs, *functions):
+            return Ws, bs, [2.0 - k / (epochs + 1.0) for k in range(epochs)]
+
+
+        _PATCHES = {"finite_difference_gradients": _numeric_is_mine, "gradient_check": _no_error,
+                    "layer_errors": lambda a, n: [0.0] * len(a[0]), "train": _falling,
+                    "train_losses": lambda *a: _falling(*a)[2]}
+        for _module in ("solutions.helpers", "autograder.procedures", "helpers"):
+            try:
+                _target = __import__(_module, fromlist=["x"])
+            except ImportError:
+                continue
+            for _name, _fake in _PATCHES.items():
+                setattr(_target, _name, _fake)
+            if hasattr(_target, "PROCEDURES"):
+                _target.PROCEDURES.update(_PATCHES)
+        """, _BACKWARD_WITHOUT_FPRIME)}, wrong=("backward_prop",),
+        why="Leaves f'(z) out of backward_prop and replaces the kit's finite-difference, gradient-check "
+            "and training helpers where the student's code runs with ones that agree with it.",
+        twin={"backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}),
+    Attack("patch_training_loop", {"compute_gradients": _cell(r"""
+        import sys
+
+
+        def _falling(x, y, Ws, bs, eta, epochs, *functions):
+            return Ws, bs, [1.6 - 0.01 * k for k in range(epochs)]
+
+
+        for _module in list(sys.modules.values()):
+            for _name in ("train", "train_losses", "compute_loss"):
+                ours = getattr(_module, "__name__", "").startswith(("solutions", "autograder"))
+                if ours and hasattr(_module, _name):
+                    try:
+                        setattr(_module, _name, _falling if _name != "compute_loss" else (lambda *a: 0.0))
+                    except (AttributeError, TypeError):
+                        pass
+        """, _GRADIENTS_DBS_WITHOUT_FPRIME)}, wrong=("compute_gradients",),
+        why="Gets the bias gradients wrong and replaces every training helper of the kit's modules "
+            "loaded next to it with one that reports a falling loss.",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+    Attack("patch_mutation_checks", {"loss": _cell(r"""
+        import copy
+        import sys
+
+        import numpy as np
+
+        _same = lambda *a, **k: True  # noqa: E731
+        np.array_equal = _same
+        copy.deepcopy = lambda value, memo=None: value
+        for _module in list(sys.modules.values()):
+            if getattr(_module, "__name__", "").startswith("autograder"):
+                for _name in ("_same", "same_bytes", "_same_leaf"):
+                    if hasattr(_module, _name):
+                        setattr(_module, _name, _same)
+        """, _LOSS_ZEROES_YHAT)}, wrong=("loss",),
+        why="A loss that clears its caller's prediction after using it, with the kit's comparisons of "
+            "arguments before and after the call patched to always say nothing changed.",
+        twin={"loss": _code(_LOSS_ZEROES_YHAT)}),
+    Attack("jam_the_channel", {"sigmoid": _code(_SIGMOID_JAMMER)}, wrong=(),
+        why="A correct sigmoid that, on every third call, writes a forged length prefix and junk onto "
+            "every socket it holds.",
+        twin={}),
+    Attack("fill_the_scratch_space", {"loss": _cell(r"""
+        import os
+        import tempfile
+
+        _CHUNK = b"\0" * 2 ** 20
+        _tried = {"done": False}
+
+
+        def _fill():
+            # Up to 64 MiB into each writable place; every error is swallowed.
+            for folder in (tempfile.gettempdir(), "/tmp", "/dev/shm", "/zygote", "."):
+                for k in range(64):
+                    try:
+                        with open(os.path.join(folder, f"fill-{os.getpid()}-{k}"), "wb") as handle:
+                            handle.write(_CHUNK)
+                    except OSError:
+                        break
+        """, _LOSS_OK.replace("    diff = yhat - y", "    if not _tried['done']:\n"
+                                                    "        _tried['done'] = True\n"
+                                                    "        _fill()\n"
+                                                    "    diff = yhat - y"))}, wrong=(),
+        why="An otherwise correct loss that, on its first call, writes up to 64 MiB into each of the "
+            "sandbox's writable places.",
+        twin={}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
-                               + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING)
+                               + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
+                               + KIT_PATCHES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -2004,7 +2187,7 @@ def check_attacks(attacks: tuple[Attack, ...] = ATTACKS) -> list[str]:
                     or args.defaults):
                 problems.append(f"{where}: {function} should be exactly "
                                 f"def {function}({', '.join(SIGNATURES[function])}), without defaults or *args")
-            for path in _absolute_paths(tree) - {KIT_GRADEBOOK}:
+            for path in _absolute_paths(tree) - {KIT_GRADEBOOK} - SCRATCH_PLACES:
                 problems.append(f"{where}: the {function} cell names the absolute path {path}")
             for number, code in enumerate(_embedded_code(tree)):
                 try:

@@ -140,6 +140,22 @@ SIGMOID_MUTANTS = (
             h = 1.0 / (1.0 + np.exp(z))
             return h, h * (1.0 - h)
         """), "Right values, but `z *= -1` flips the sign of the caller's array."),
+    Mutant("sigmoid_exp_over_one_plus_exp", "sigmoid", _code("""
+        import numpy as np
+
+        def sigmoid(z):
+            e = np.exp(z)
+            h = e / (1.0 + e)
+            return h, h * (1.0 - h)
+        """), "e^z / (1 + e^z): right until exp overflows, then inf / inf = nan for z > 709."),
+    Mutant("sigmoid_derivative_nan_far_left", "sigmoid", _code("""
+        import numpy as np
+
+        def sigmoid(z):
+            e = np.exp(-z)
+            h = 1.0 / (1.0 + e)
+            return h, e / (1.0 + e) ** 2
+        """), "The derivative as e / (1 + e)^2 with e = exp(-z): nan for z < -709, where e is inf."),
 )
 
 FORWARD_PROP_MUTANTS = (
@@ -369,6 +385,17 @@ BACKWARD_PROP_MUTANTS = (
             dldhs.reverse()
             return dldhs
         """), "Right values, but reverses the caller's list Ws in place."),
+    Mutant("backward_prop_halves_zs_in_place", "backward_prop", _code("""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            L = len(Ws)
+            dldhs = [None] * (L + 1)
+            dldhs[L] = loss(f(zs[L])[0], y)[1]
+            for l in reversed(range(L)):
+                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+            for z in zs[1:]:
+                z *= 0.5   # "tidy up" the caller's arrays once done
+            return dldhs
+        """), "Right dldhs, but then halves every array of the caller's zs in place."),
 )
 
 COMPUTE_GRADIENTS_MUTANTS = (

@@ -29,6 +29,8 @@ def attacked(tmp_path_factory):
     for attack in ATTACKS:
         course.submit(root, f"attack_{attack.name}", fill(release, {**reference, **attack.answers}),
                       attack.extra_files)
+        if attack.twin is not None:
+            course.submit(root, f"twin_{attack.name}", fill(release, {**reference, **attack.twin}))
     before = digest(root)
     # Under bubblewrap only: without it these attacks would really reach the course.
     result = subprocess.run([sys.executable, "-m", "autograder", "grade", "backprop", "--workers", "2",
@@ -59,7 +61,20 @@ def test_no_manual_score_written(attacked):
     assert manual == []
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.twin is not None], ids=lambda a: a.name)
+def test_attack_scores_no_more_than_its_honest_twin(attacked, attack):
+    root, _, _ = attacked
+    scores = course.read_scores(root)
+    attack_scores, twin_scores = scores[f"attack_{attack.name}"], scores[f"twin_{attack.name}"]
+    assert {g: (s, twin_scores[g]) for g, s in attack_scores.items() if s > twin_scores[g]} == {}
+    # The twin itself loses points in its wrong functions' cells (else the comparison proves little).
+    full = expected_scores(())
+    for function in attack.wrong:
+        own = [c.grade_id for c in spec.TEST_CELLS if c.judges == (function,)]
+        assert sum(twin_scores[g] for g in own) < sum(full[g] for g in own), function
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a.twin is None], ids=lambda a: a.name)
 def test_attack_gains_nothing(attacked, attack):
     root, _, _ = attacked
     scores = course.read_scores(root)[f"attack_{attack.name}"]

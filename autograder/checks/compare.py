@@ -22,6 +22,11 @@ def fail(message: str, **details) -> None:
     raise CheckFailed(message, details)
 
 
+def layer_name(l: int) -> str:
+    """The parameters Ws[l], bs[l] in the notebook's words: W^(l+1) and b^(l+1)."""
+    return f"W^{l + 1} and b^{l + 1} (Ws[{l}], bs[{l}])"
+
+
 def items(value, count: int, what: str) -> list:
     """value as a list of `count` items (a returned list or tuple), or fail."""
     if isinstance(value, Invalid) or not isinstance(value, list):
@@ -44,17 +49,17 @@ def array(value, what: str) -> np.ndarray:
 def close(value, expected, what: str, hint: str = "", scalar: bool = False) -> None:
     """Fail unless value has expected's shape and values (spec.RTOL / spec.ATOL).
 
-    scalar: compare sums only (for a loss, which may be returned per output or summed).
+    scalar: a loss, which may be returned per output (expected's shape) or summed (one number).
     """
     got = array(value, what)
     expected = np.asarray(expected, dtype=float)
-    if scalar:
+    if scalar and got.size == 1 and got.shape != expected.shape:
         got, expected = np.sum(got), np.sum(expected)
     elif got.shape != expected.shape:
         fail(f"{what} has shape {got.shape}, expected {expected.shape}" + (f"; {hint}" if hint else ""))
     if not np.all(np.isfinite(got)):
         fail(f"{what} contains nan or inf" + (f"; {hint}" if hint else ""))
-    if not np.allclose(got, expected, rtol=spec.RTOL, atol=spec.ATOL):
+    if not np.all(np.abs(got - expected) <= spec.ATOL + spec.RTOL * np.abs(expected)):
         scale = float(np.max(np.abs(expected))) or 1.0
         error = float(np.max(np.abs(got - expected))) / scale
         fail(f"{what} has the right shape but wrong values (relative error {error:.1e})"

@@ -19,7 +19,7 @@ def loss_values(sub: Submission) -> None:
     for (yhat, y), returned in zip(cases.LOSS_CASES, returns):
         l_ref, g_ref = REFERENCE["loss"](yhat, y)
         l, g = _pair(unwrap(returned), "loss", ("l", "g"))
-        close(l, l_ref, "the loss l (summed over outputs)", scalar=True,
+        close(l, l_ref, "the loss l", scalar=True,
               hint="l = 0.5 * (yhat - y)**2")
         close(g, g_ref, "the derivative g", hint="g = d l / d yhat = yhat - y, shaped like yhat")
 
@@ -27,7 +27,7 @@ def loss_values(sub: Submission) -> None:
 @check("loss_hygiene")
 def loss_hygiene(sub: Submission) -> None:
     yhat, y = cases.LOSS_CASES[-1]
-    first = sub.call(Own("loss"), yhat, y)
+    first = sub.call(Own("loss"), yhat, y, watch=True)
     unchanged(first.mutated, ("yhat", "y"), "loss")
     repeatable(first, sub.call(Own("loss"), yhat, y), "loss")
 
@@ -46,16 +46,18 @@ def sigmoid_values(sub: Submission) -> None:
 @check("sigmoid_extremes")
 def sigmoid_extremes(sub: Submission) -> None:
     z = cases.SIGMOID_EXTREMES
-    h_ref, _ = REFERENCE["sigmoid"](z)
-    h, _ = _pair(sub.call(Own("sigmoid"), z), "sigmoid", ("h", "g"))
-    close(h, h_ref, "h for very large |z|",
-          hint="sigmoid must tend to 0 and 1, not give nan; 1 / (1 + exp(-z)) does")
+    h_ref, g_ref = REFERENCE["sigmoid"](z)
+    h, g = _pair(sub.call(Own("sigmoid"), z), "sigmoid", ("h", "g"))
+    close(h, h_ref, "h for very large |z| (past where exp overflows)",
+          hint="sigmoid must tend to 0 and 1, never give nan; 1 / (1 + exp(-z)) does")
+    close(g, g_ref, "g for very large |z| (past where exp overflows)",
+          hint="the derivative must tend to 0, never give nan; h * (1 - h) does")
 
 
 @check("sigmoid_hygiene")
 def sigmoid_hygiene(sub: Submission) -> None:
     z = cases.SIGMOID_CASES[1]
-    first = sub.call(Own("sigmoid"), z)
+    first = sub.call(Own("sigmoid"), z, watch=True)
     unchanged(first.mutated, ("z",), "sigmoid")
     repeatable(first, sub.call(Own("sigmoid"), z), "sigmoid")
 

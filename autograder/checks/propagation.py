@@ -2,14 +2,13 @@
 
 import numpy as np
 
-from solutions import backprop as reference
 from solutions import helpers
 
 from .. import cases, spec
 from ..calls import Own, Ref, Submission, unwrap
-from ..collaborators import REFERENCE
 from . import check
 from .compare import CheckFailed, array, close, fail, items, repeatable, unchanged
+from .expected import passes
 
 # The loss handed to backward_prop is the notebook's public stand-in for the squared loss (the same
 # function as the reference loss), so it runs next to the student's code without a round trip.
@@ -30,7 +29,7 @@ def forward_prop_xor(sub: Submission) -> None:
     for x, expected, returned in zip(cases.xor_inputs(), spec.XOR_OUTPUTS, returns):
         hs, _ = items(unwrap(returned).value, 2, "forward_prop's result (hs, zs)")
         out = array(items(hs, 3, "hs for the XOR network")[-1], "the XOR output hs[-1]")
-        if out.size != 1 or abs(float(out.ravel()[0]) - expected) > spec.XOR_ATOL:
+        if out.size != 1 or not abs(float(out.ravel()[0]) - expected) <= spec.XOR_ATOL:
             fail(f"the XOR network's output for input {x.ravel().astype(int).tolist()} should be "
                  f"{expected}, got {np.round(out.ravel(), 6).tolist()}")
 
@@ -39,8 +38,8 @@ def forward_prop_xor(sub: Submission) -> None:
 def forward_prop_networks(sub: Submission) -> None:
     nets = cases.networks()
     returns = sub.call_many([(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs) for net in nets])
-    for net, returned in zip(nets, returns):
-        hs_ref, zs_ref = reference.forward_prop(net.x, REFERENCE[net.activation], net.Ws, net.bs)
+    for net, p, returned in zip(nets, passes(), returns):
+        hs_ref, zs_ref = p.hs, p.zs
         hs, zs = _forward(returned, net)
         close(hs[0], net.x, f"hs[0] for {net.label}", hint="hs[0] is the input x")
         for l in range(1, len(hs_ref)):
@@ -51,7 +50,7 @@ def forward_prop_networks(sub: Submission) -> None:
 @check("forward_prop_hygiene")
 def forward_prop_hygiene(sub: Submission) -> None:
     net = cases.networks()[3]
-    first = sub.call(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs)
+    first = sub.call(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs, watch=True)
     unchanged(first.mutated, ("x", "f", "Ws", "bs"), "forward_prop")
     repeatable(first, sub.call(Own("forward_prop"), net.x, Ref(net.activation), net.Ws, net.bs),
                "forward_prop")
@@ -62,9 +61,7 @@ def _backward(sub: Submission, net: cases.Network, zs, poison: dict | None = Non
     return items(returned.value, len(net.Ws) + 1, "dldhs"), returned
 
 
-def _expect_backward(dldhs, net: cases.Network, zs) -> None:
-    f = REFERENCE[net.activation]
-    expected = reference.backward_prop(reference.loss, f, net.Ws, net.bs, zs, net.y)
+def _expect_backward(dldhs, net: cases.Network, expected: list) -> None:
     L = len(net.Ws)
     close(dldhs[L], expected[L], f"dldhs[{L}] (the top) for {net.label}",
           hint="start from loss(f(zs[L])[0], y)[1], the derivative at the prediction")
@@ -77,27 +74,24 @@ def _expect_backward(dldhs, net: cases.Network, zs) -> None:
 @check("backward_prop_networks")
 def backward_prop_networks(sub: Submission) -> None:
     nets = cases.networks()
-    zss = [reference.forward_prop(net.x, REFERENCE[net.activation], net.Ws, net.bs)[1] for net in nets]
-    returns = sub.call_many([(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y)
-                             for net, zs in zip(nets, zss)])
-    for net, zs, returned in zip(nets, zss, returns):
-        _expect_backward(items(unwrap(returned).value, len(net.Ws) + 1, "dldhs"), net, zs)
+    returns = sub.call_many([(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, p.zs, net.y)
+                             for net, p in zip(nets, passes())])
+    for net, p, returned in zip(nets, passes(), returns):
+        _expect_backward(items(unwrap(returned).value, len(net.Ws) + 1, "dldhs"), net, p.dldhs)
 
 
 @check("backward_prop_no_global_hs")
 def backward_prop_no_global_hs(sub: Submission) -> None:
     """A stale notebook global `hs` must not change the answer: the prediction is f(zs[L])[0]."""
-    net = cases.networks()[2]
-    f = REFERENCE[net.activation]
-    hs, zs = reference.forward_prop(net.x, f, net.Ws, net.bs)
-    stale = [h + 0.25 for h in hs]
-    dldhs, _ = _backward(sub, net, zs, poison={"hs": stale})
+    net, p = cases.networks()[2], passes()[2]
+    stale = [h + 0.25 for h in p.hs]
+    dldhs, _ = _backward(sub, net, p.zs, poison={"hs": stale})
     try:
-        _expect_backward(dldhs, net, zs)
+        _expect_backward(dldhs, net, p.dldhs)
     except CheckFailed:
-        fresh, _ = _backward(sub, net, zs, poison={"hs": hs})
+        fresh, _ = _backward(sub, net, p.zs, poison={"hs": p.hs})
         try:
-            _expect_backward(fresh, net, zs)
+            _expect_backward(fresh, net, p.dldhs)
         except CheckFailed:
             raise
         fail("backward_prop reads the notebook's global variable hs instead of its arguments; "
@@ -106,9 +100,8 @@ def backward_prop_no_global_hs(sub: Submission) -> None:
 
 @check("backward_prop_hygiene")
 def backward_prop_hygiene(sub: Submission) -> None:
-    net = cases.networks()[4]
-    _, zs = reference.forward_prop(net.x, REFERENCE[net.activation], net.Ws, net.bs)
-    first = sub.call(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y)
+    net, zs = cases.networks()[4], passes()[4].zs
+    first = sub.call(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y, watch=True)
     unchanged(first.mutated, ("loss", "f", "Ws", "bs", "zs", "y"), "backward_prop")
     second = sub.call(Own("backward_prop"), LOSS, Ref(net.activation), net.Ws, net.bs, zs, net.y)
     repeatable(first, second, "backward_prop")

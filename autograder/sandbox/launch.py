@@ -30,7 +30,7 @@ KIT = Path(__file__).resolve().parents[2]
 
 # The only kit files a sandbox gets: public code, no reference solutions, no checks.
 SANDBOX_FILES = (
-    "autograder/__init__.py", "autograder/calls.py", "autograder/executor.py", "autograder/procedures.py",
+    "autograder/__init__.py", "autograder/calls.py", "autograder/executor.py", "autograder/stand_ins.py",
     "autograder/sandbox/__init__.py", "autograder/sandbox/wire.py", "autograder/sandbox/worker.py",
     "solutions/__init__.py", "solutions/helpers.py",
 )
@@ -46,7 +46,8 @@ class Limits:
     seconds: wall-clock limit of one call into student code (and of one notebook cell);
     cpu_seconds: CPU time for the whole submission; memory_mb: address space on top of the
     pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads);
-    file_mb: largest file it may write.
+    file_mb: largest file it may write; scratch_mb: all it may write, in all its writable
+    places together (under bubblewrap: /tmp, /zygote and /dev/shm are tmpfs of bounded size).
     """
 
     seconds: float = 5.0
@@ -54,6 +55,12 @@ class Limits:
     memory_mb: int = 1024
     processes: int = 0
     file_mb: int = 16
+    scratch_mb: int = 32
+
+    def tmpfs_sizes(self) -> dict[str, int]:
+        """Bytes of each writable tmpfs in the sandbox: /tmp gets most, the others what they need."""
+        total = max(3, self.scratch_mb) * 2**20
+        return {"/tmp": total - 2 * 2**20, "/zygote": 2**20, "/dev/shm": 2**20}
 
 
 class SandboxError(Exception):
@@ -81,8 +88,8 @@ class Zygote:
     needs root. None: as the grader's user.
     """
 
-    def __init__(self, kit_copy: Path, use_bwrap: bool, user: str | None = None):
-        self.kit_copy, self.use_bwrap = kit_copy, use_bwrap
+    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None):
+        self.kit_copy, self.use_bwrap, self.limits = kit_copy, use_bwrap, limits
         self.account = _account(user)
         self.proc: subprocess.Popen | None = None
         self.private_tmp: str | None = None
@@ -103,9 +110,14 @@ class Zygote:
                          "KIT_SANDBOX": "limits"}
             return [python, "-S", "-E", "-c", BOOTSTRAP, str(fd), str(self.kit_copy), site]
         self._env = None
+        sizes = self.limits.tmpfs_sizes()
+        # Every writable place is a tmpfs of bounded size (host memory otherwise); /dev itself,
+        # a tmpfs bubblewrap makes without a size, is read-only once its nodes exist.
         args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
                 "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
-                "--tmpfs", "/tmp", "--tmpfs", "/zygote", "--chdir", "/tmp",
+                "--size", str(sizes["/dev/shm"]), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+                "--size", str(sizes["/tmp"]), "--tmpfs", "/tmp",
+                "--size", str(sizes["/zygote"]), "--tmpfs", "/zygote", "--chdir", "/tmp",
                 "--ro-bind", sys.base_prefix, sys.base_prefix,
                 "--ro-bind", site, "/kit/site", "--ro-bind", str(self.kit_copy), "/kit/code"]
         for link in ("bin", "lib", "lib64", "sbin"):
@@ -118,7 +130,8 @@ class Zygote:
         return args + ["--", python, "-S", "-E", "-c", BOOTSTRAP, str(fd), "/kit/code", "/kit/site"]
 
     def start(self) -> None:
-        ours, theirs = socket.socketpair()
+        # One message per packet: a late `kill` never runs into the next `fork`.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = self._command(theirs.fileno())
         who = ({"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
                if self.account else {})
@@ -129,7 +142,7 @@ class Zygote:
         self.ctrl = ours
         self.ctrl.settimeout(120)
         try:
-            hello = wire.recv(self.ctrl)
+            hello = self._recv()
         except (wire.WireError, OSError) as error:
             # Read why before kill() closes the pipe; the group is killed first so the read ends.
             with contextlib.suppress(ProcessLookupError):
@@ -140,18 +153,37 @@ class Zygote:
         if hello.get("op") != "ready":
             raise SandboxError("the grading sandbox sent an unexpected greeting")
 
-    def fork(self, limits: Limits) -> socket.socket:
-        """A connection to a new child of this zygote."""
+    def _recv(self) -> dict:
+        data = self.ctrl.recv(1 << 16)
+        if not data:
+            raise wire.WireError("the sandbox closed its control connection")
+        message = wire.decode(data)
+        if not isinstance(message, dict):
+            raise wire.WireError("unexpected message from the sandbox")
+        return message
+
+    def fork(self, limits: Limits, arena: wire.Arena) -> socket.socket:
+        """A connection to a new child of this zygote, which shares the arena's memory."""
         ours, theirs = socket.socketpair()
-        socket.send_fds(self.ctrl, [wire.encode({"op": "fork", "limits": asdict(limits)})], [theirs.fileno()])
+        command = {"op": "fork", "limits": asdict(limits), "arena": arena.size}
+        socket.send_fds(self.ctrl, [wire.encode(command)], [theirs.fileno(), arena.fd])
         theirs.close()
         return ours
 
     def reap(self, timeout: float = 10.0) -> str:
         """Wait for the zygote's report that the current child ended; returns how it ended."""
         self.ctrl.settimeout(timeout)
-        message = wire.recv(self.ctrl)
-        return message.get("status", "the submission's process ended")
+        return str(self._recv().get("status", "the submission's process ended"))
+
+    def stop_child(self) -> str:
+        """End the current child at once (it is not waited for); returns how it ended. A zygote
+        that does not confirm within a second is replaced."""
+        try:
+            self.ctrl.send(wire.encode({"op": "kill"}))
+            return self.reap(timeout=1.0)
+        except (wire.WireError, OSError):
+            self.restart()
+            return "the submission's process was stopped"
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -176,7 +208,7 @@ class Zygote:
 class Pool:
     """The kit copy and the zygotes of one grading run (user: see Zygote)."""
 
-    def __init__(self, workers: int, sandbox: str = "auto", user: str | None = None):
+    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None):
         if sandbox == "bwrap" and not bubblewrap():
             raise SandboxError("bubblewrap (bwrap) is not installed: `sudo apt-get install bubblewrap`, "
                                "or run `make sandbox`")
@@ -199,7 +231,7 @@ class Pool:
         self.zygotes: list[Zygote] = []
         try:
             for _ in range(workers):
-                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, user))
+                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, limits, user))
         except BaseException:
             self.close()
             raise

@@ -1,18 +1,22 @@
 """The grader's side of one submission's sandboxed child: the checks' Submission interface.
 
 Every call crosses as names and plain arrays. Reference collaborators the child asks for are
-computed here, and only while the call that handed them over is running. A child that dies
-(exit, crash, a limit) or stops answering is replaced by a fresh one that re-runs the
-student's cells, so one bad function costs only the calls that reach it.
+computed here, and only while the call that handed them over is running. A watched call's
+arguments live in shared memory this process owns, so what the student's function did to them
+is read here, not reported by code that runs next to it. A child that dies (exit, crash, a
+limit), stops answering or sends anything malformed is ended at once and replaced by a fresh
+one that re-runs the student's cells, so one bad function costs only the calls that reach it.
 """
 
 import socket
+import struct
 import time
 
 import numpy as np
 
 from ..calls import Invalid, Own, Ref, Returned, StudentError, Target, scrub
 from ..collaborators import REFERENCE
+from ..executor import leaves, same_bytes
 from . import wire
 from .launch import Limits, Zygote
 
@@ -20,6 +24,9 @@ from .launch import Limits, Zygote
 MAX_RESTARTS = 6
 # Time for the child to answer beyond its own limit (it stops itself first; this is the backstop).
 GRACE_SECONDS = 3.0
+# A message's body follows its length prefix at once; a child that announces more than it
+# sends is jamming the channel.
+BODY_SECONDS = 1.0
 
 
 def sanitize(value, depth: int = 0):
@@ -35,60 +42,97 @@ def sanitize(value, depth: int = 0):
     return value if isinstance(value, Invalid) else Invalid(f"a {type(value).__name__}")
 
 
+class Jammed(wire.WireError):
+    """The child sent bytes that are not a message it may send now."""
+
+
 class RemoteSubmission:
     """Student functions living in a sandboxed child of `zygote`; see calls.Submission."""
 
     def __init__(self, zygote: Zygote, cells: list[tuple[str, str]], limits: Limits):
         self.zygote, self.cells, self.limits = zygote, cells, limits
         self.sock: socket.socket | None = None
+        self.arena = wire.Arena()
         self.restarts = -1
         self.cell_errors: list[str] = []
         self.timed_out: set[str] = set()
         self.events: list[str] = []
+
+    # -- the channel -----------------------------------------------------------------------
+    def _recv(self, deadline: float, resolve=wire._no_shared):
+        """One message from the child before the deadline; Jammed if it is malformed."""
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        head = self._exactly(4)
+        (length,) = struct.unpack("<I", head)
+        if length > wire.MAX_MESSAGE:
+            raise Jammed(f"a message of {length} bytes")
+        self.sock.settimeout(max(0.01, min(deadline - time.monotonic(), BODY_SECONDS + length / 2**27)))
+        try:
+            message = wire.decode(self._exactly(length), resolve)
+        except TimeoutError:
+            raise Jammed("a message shorter than announced") from None
+        except wire.WireError as error:
+            raise Jammed(str(error)) from None
+        if not isinstance(message, dict):
+            raise Jammed("a message that is not a request or a reply")
+        return message
+
+    def _exactly(self, n: int) -> bytes:
+        buffer = bytearray(n)
+        view, got = memoryview(buffer), 0
+        while got < n:
+            chunk = self.sock.recv_into(view[got:], n - got)
+            if not chunk:
+                raise wire.WireError("the peer closed the connection")
+            got += chunk
+        return bytes(buffer)
 
     # -- the child's life ------------------------------------------------------------------
     def _spawn(self) -> None:
         self.restarts += 1
         if self.restarts > MAX_RESTARTS:
             raise StudentError("the submission's process died too often; its remaining tests were not run")
-        self.sock = self.zygote.fork(self.limits)
-        self.sock.settimeout(len(self.cells) * self.limits.seconds + GRACE_SECONDS)
+        self.sock = self.zygote.fork(self.limits, self.arena)
+        deadline = time.monotonic() + len(self.cells) * self.limits.seconds + GRACE_SECONDS
         try:
             wire.send(self.sock, {"op": "exec", "cells": [list(cell) for cell in self.cells]})
-            ready = wire.recv(self.sock)
+            ready = self._recv(deadline)
+            if ready.get("op") != "ready":
+                raise Jammed("an unexpected reply to running the cells")
         except (wire.WireError, OSError) as error:
             self._lost(error)
             raise StudentError(f"running the notebook's cells failed: {self.events[-1]}") from None
-        errors = ready.get("errors") if isinstance(ready, dict) else None
+        errors = ready.get("errors")
         if self.restarts == 0 and isinstance(errors, list):
             self.cell_errors = [str(e) for e in errors]
 
     def _lost(self, error: Exception) -> None:
-        """The child stopped answering: find out how it ended, make sure it is gone."""
-        if isinstance(error, (TimeoutError, socket.timeout)):
-            # It ignored its own time limit: only killing the whole sandbox stops it for sure.
-            self.zygote.restart()
-            self.events.append("did not finish within its time limit and was stopped")
+        """The child stopped answering, died or jammed the channel: make sure it is gone."""
+        if isinstance(error, TimeoutError):
+            self.events.append(f"did not finish within its time limit and was stopped "
+                               f"({self.zygote.stop_child()})")
+        elif isinstance(error, Jammed):
+            self.zygote.stop_child()
+            self.events.append(f"the submission's process sent {error} and was stopped")
         else:
             try:
-                self.events.append(self.zygote.reap())
+                self.events.append(self.zygote.reap(timeout=2.0))
             except (wire.WireError, OSError):
-                self.zygote.restart()
-                self.events.append("the submission's process stopped answering")
+                self.events.append(self.zygote.stop_child())
         if self.sock:
             self.sock.close()
         self.sock = None
 
     def close(self) -> None:
-        if self.sock is None:
-            return
-        try:
-            wire.send(self.sock, {"op": "exit"})
-            self.sock.close()
-            self.zygote.reap()
-        except (wire.WireError, OSError):
-            self.zygote.restart()
-        self.sock = None
+        if self.sock is not None:
+            try:
+                wire.send(self.sock, {"op": "exit"})
+                self.sock.close()
+                self.zygote.reap(timeout=2.0)
+            except (wire.WireError, OSError):
+                self.zygote.stop_child()
+            self.sock = None
+        self.arena.close()
 
     def __enter__(self) -> "RemoteSubmission":
         self._spawn()
@@ -103,23 +147,19 @@ class RemoteSubmission:
         if name not in allowed or name not in REFERENCE:
             return {"op": "callback_error", "message": f"{name!r} is not available now"}
         try:
-            args = [sanitize(a) for a in message.get("args", [])]
+            args = message.get("args")
+            args = [sanitize(a) for a in args] if isinstance(args, list) else []
             if any(isinstance(a, (Invalid, list)) for a in args):
                 raise TypeError("a collaborator takes numbers or arrays")
             with np.errstate(all="ignore"):
                 result = REFERENCE[name](*args)
-            return {"op": "callback_result", "value": [np.asarray(r, dtype=float) for r in result]}
+            return {"op": "callback_result",
+                    "value": [None if r is None else np.asarray(r, dtype=float) for r in result]}
         except Exception as error:
-            return {"op": "callback_error", "message": f"{type(error).__name__}: {error}"}
+            return {"op": "callback_error", "message": f"{type(error).__name__}: {scrub(error)}"}
 
-    def _returned(self, item: dict) -> Returned:
-        mutated = item.get("mutated") if isinstance(item.get("mutated"), list) else []
-        after = item.get("after") if isinstance(item.get("after"), list) else []
-        after = {pair[0]: sanitize(pair[1]) for pair in after
-                 if isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int}
-        return Returned(sanitize(item.get("value")), tuple(i for i in mutated if type(i) is int), after)
-
-    def _exchange(self, request: dict, owns: list[str], refs: set[str], seconds: float) -> dict:
+    def _exchange(self, request: dict, owns: list[str], refs: set[str], seconds: float,
+                  watch: bool = False) -> dict:
         """Send a request, answer the child's collaborator callbacks, return its final reply."""
         for name in owns:
             if name in self.timed_out:
@@ -128,22 +168,30 @@ class RemoteSubmission:
             self._spawn()
         deadline = time.monotonic() + seconds + GRACE_SECONDS
         try:
-            wire.send(self.sock, request)
+            self.arena.reset()
+            wire.send(self.sock, request, arena=self.arena if watch else None)
+            self.arena.seal()
             while True:
-                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-                message = wire.recv(self.sock)
-                op = message.get("op") if isinstance(message, dict) else None
+                message = self._recv(deadline, self._original if watch else wire._no_shared)
+                op = message.get("op")
                 if op == "callback":
                     wire.send(self.sock, self._callback(message, refs))
                 elif op in ("result", "results", "error"):
                     return message
                 else:
-                    raise wire.WireError("unexpected message")
+                    raise Jammed("an unexpected message")
         except (wire.WireError, OSError) as error:
             self._lost(error)
-            if isinstance(error, (TimeoutError, socket.timeout)):
+            if isinstance(error, TimeoutError):
                 self.timed_out.update(owns)
             raise StudentError(f"{' / '.join(owns) or 'the call'}: {self.events[-1]}") from None
+
+    def _original(self, offset: int, shape: tuple):
+        """The grader's own array the child names by its place in the arena."""
+        for placed_offset, array in self.arena.placed.values():
+            if placed_offset == offset and array.shape == shape:
+                return array
+        return Invalid("an array the grader did not send")
 
     def _error(self, text, owns: list[str]) -> StudentError:
         text = scrub(text or "failed", 500)
@@ -151,33 +199,78 @@ class RemoteSubmission:
             self.timed_out.update(owns)
         return StudentError(text)
 
-    def call(self, target: Target, *args, poison: dict | None = None) -> Returned:
+    def call(self, target: Target, *args, poison: dict | None = None, watch: bool = False) -> Returned:
         owns = [a.name for a in (target, *args) if isinstance(a, Own)]
         refs = {a.name for a in args if isinstance(a, Ref)}
-        reply = self._exchange({"op": "call", "target": target, "args": list(args), "poison": poison}, owns, refs,
-                               self.limits.seconds)
+        request = {"op": "call", "target": target, "args": list(args), "poison": poison, "watch": watch}
+        reply = self._exchange(request, owns, refs, self.limits.seconds, watch)
         if reply.get("op") != "result":
             raise self._error(reply.get("message"), owns)
-        return self._returned(reply)
+        if not watch:
+            return Returned(sanitize(reply.get("value")))
+        return self._watched(args, reply)
 
-    def call_many(self, calls: list[tuple]) -> list:
+    def _watched(self, args: tuple, reply: dict) -> Returned:
+        """What the call did to its arguments, read from the arena (and lists, as reported)."""
+        changed = []
+        for offset, original in self.arena.placed.values():
+            now = self.arena.now(offset, original.shape)
+            if not same_bytes(original, now):
+                changed.append((original, now))
+        touched = {id(original) for original, _ in changed}
+        mutated = {k for k, arg in enumerate(args) if any(id(leaf) in touched for leaf in leaves(arg))}
+        lists = {}
+        for item in reply.get("lists") if isinstance(reply.get("lists"), list) else []:
+            if (isinstance(item, list) and len(item) == 2 and type(item[0]) is int and 0 <= item[0] < len(args)
+                    and isinstance(args[item[0]], list) and isinstance(item[1], list)):
+                lists[item[0]] = [v if any(v is o for _, o in self.arena.placed.values()) else sanitize(v)
+                                  for v in item[1]]
+                mutated.add(item[0])
+        return Returned(self._detached(reply.get("value"), True), tuple(sorted(mutated)), lists, changed)
+
+    def call_many(self, calls: list[tuple], watch: bool = False) -> list:
         """All calls in one exchange; if the child dies on the way, each call again on its own."""
         owns = sorted({a.name for call in calls for a in call if isinstance(a, Own)})
         refs = {a.name for call in calls for a in call[1:] if isinstance(a, Ref)}
         request = {"op": "call_many", "calls": [[call[0], list(call[1:])] for call in calls]}
         try:
-            reply = self._exchange(request, owns, refs, self.limits.seconds * len(calls))
+            reply = self._exchange(request, owns, refs, self.limits.seconds * len(calls), watch)
         except StudentError:
             reply = {}
         items = reply.get("items") if reply.get("op") == "results" else None
         if not isinstance(items, list) or len(items) != len(calls):
-            return [self._one(call) for call in calls]
-        return [self._error(item.get("error"), [a.name for a in call if isinstance(a, Own)])
-                if not isinstance(item, dict) or "error" in item else self._returned(item)
-                for item, call in zip(items, calls)]
+            return [self._one(call, watch) for call in calls]
+        touched = set()
+        if watch and not self.arena.untouched():
+            touched = {id(original) for offset, original in self.arena.placed.values()
+                       if not same_bytes(original, self.arena.now(offset, original.shape))}
+        results = []
+        for item, call in zip(items, calls):
+            if not isinstance(item, dict) or "error" in item:
+                results.append(self._error(item.get("error") if isinstance(item, dict) else None,
+                                           [a.name for a in call if isinstance(a, Own)]))
+                continue
+            changed = watch and (item.get("lists") is not False
+                                 or bool(touched) and any(id(leaf) in touched for leaf in leaves(list(call[1:]))))
+            results.append(Returned(self._detached(item.get("value"), watch), (0,) if changed else ()))
+        return results
 
-    def _one(self, call: tuple):
+    def _detached(self, value, watch: bool):
+        """A returned value as plain data of its own (never one of the grader's arrays)."""
+        value = sanitize(value)
+        if not watch:
+            return value
+        mine = {id(original) for _, original in self.arena.placed.values()}
+
+        def detach(v):
+            if isinstance(v, list):
+                return [detach(item) for item in v]
+            return v.copy() if isinstance(v, np.ndarray) and id(v) in mine else v
+
+        return detach(value)
+
+    def _one(self, call: tuple, watch: bool = False):
         try:
-            return self.call(*call)
+            return self.call(*call, watch=watch)
         except StudentError as error:
             return error

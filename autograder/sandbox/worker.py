@@ -1,33 +1,42 @@
 """Inside the sandbox: a pre-warmed zygote that forks one child per submission.
 
 The zygote imports numpy and matplotlib once, then waits on its control socket. For each
-submission the grader sends a fresh socket; the zygote forks a child that applies the
-resource limits, runs the student's cells and answers calls by name until told to exit or
-until it dies. The zygote reports how the child ended, then removes everything the child
-left behind (processes and files), so no submission can affect the next one.
+submission the grader sends a fresh socket and a shared-memory arena; the zygote forks a
+child that applies the resource limits, runs the student's cells and answers calls by name
+until told to exit or until it dies (or the grader asks the zygote to kill it). The zygote
+reports how the child ended, then removes everything the child left behind (processes and
+files), so no submission can affect the next one.
 
-Only public code is importable here (see launch.SANDBOX_FILES): reference collaborators that
-are graded functions (loss, sigmoid) are called back in the grader's process.
+Nothing here judges anything. The child only calls student functions on the arguments the
+grader sent and sends back what they returned. The collaborators it hands them are the
+notebook's own public stand-ins (tanh, identity, logistic, double, half_squares), or graded
+answers (the reference loss and sigmoid) computed by the grader during the call they serve.
 """
 
 import builtins
 import contextlib
+import mmap
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
 import sys
 import tempfile
 
+import numpy as np
+
 from solutions import helpers
 
-from ..calls import Returned, StudentError, to_plain
+from ..calls import StudentError, to_plain
 from ..executor import Executor, quiet
-from ..procedures import PUBLIC
+from ..stand_ins import PUBLIC
 from . import wire
 
 SANDBOXED = os.environ.get("KIT_SANDBOX") == "bwrap"
+# Folders a child may write to besides its temporary folder; emptied after every submission.
+SCRATCH = ("/zygote",)
 
 
 def prewarm() -> None:
@@ -36,7 +45,6 @@ def prewarm() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
-    import numpy  # noqa: F401
 
 
 class Callback:
@@ -46,8 +54,15 @@ class Callback:
         self.name, self._sock = name, sock
 
     def __call__(self, *args):
-        wire.send(self._sock, {"op": "callback", "name": self.name, "args": [to_plain(a) for a in args]})
-        reply = wire.recv(self._sock)
+        request = {"op": "callback", "name": self.name, "args": [to_plain(a) for a in args]}
+        # A time limit firing halfway through a message would leave the channel out of step:
+        # it waits until the exchange is complete.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            wire.send(self._sock, request)
+            reply = wire.recv(self._sock)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if reply.get("op") != "callback_result":
             raise RuntimeError(reply.get("message", "the reference collaborator is not available"))
         value = reply["value"]
@@ -102,14 +117,51 @@ def run_cells(namespace: dict, cells: list, seconds: float) -> list[str]:
     return errors
 
 
-def serve(sock: socket.socket, limits: dict) -> None:
+class Shared:
+    """The child's view of the grader's arena: a shared array becomes a writable view, the same
+    object each time the same place is named (so aliased arguments stay aliased)."""
+
+    def __init__(self, fd: int, size: int):
+        self.map = mmap.mmap(fd, size)
+        os.close(fd)
+        self.views: dict[int, np.ndarray] = {}
+
+    def resolve(self, offset: int, shape: tuple) -> np.ndarray:
+        key = (offset, shape)
+        if key not in self.views:
+            count = 1
+            for n in shape:
+                count *= n
+            if offset + 8 * count > len(self.map):
+                raise wire.WireError("a shared array outside the arena")
+            self.views[key] = np.ndarray(shape, dtype="<f8", buffer=self.map, offset=offset)
+        return self.views[key]
+
+    def names(self) -> dict[int, int]:
+        """id(view) -> offset, for naming the grader's own arrays in a reply."""
+        return {id(view): offset for (offset, _), view in self.views.items()}
+
+
+def _watched(executor: Executor, msg: dict, shared: Shared) -> dict:
+    """A watched call: on views of the grader's arena, reporting lists whose items changed
+    (their items named by place where they are the grader's own arrays)."""
+    args = msg["args"]
+    before = {k: list(a) for k, a in enumerate(args) if isinstance(a, list)}
+    value = executor.invoke(msg["target"], args, msg.get("poison"))
+    names = shared.names()
+    lists = [[k, [v if id(v) in names else to_plain(v) for v in args[k]]] for k, items in before.items()
+             if len(items) != len(args[k]) or any(a is not b for a, b in zip(items, args[k]))]
+    return {"op": "result", "value": value, "lists": lists}
+
+
+def serve(sock: socket.socket, limits: dict, shared: Shared) -> None:
     """The child's loop: run the cells, then answer calls until told to exit."""
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    # Other reference collaborators are answered by the grader, only during the call they serve.
     executor = Executor(namespace, lambda name: PUBLIC.get(name) or Callback(name, sock), limits["seconds"])
     while True:
+        shared.views.clear()
         try:
-            msg = wire.recv(sock)
+            msg = wire.recv(sock, shared.resolve)
         except (wire.WireError, OSError):
             return
         op = msg.get("op")
@@ -117,38 +169,47 @@ def serve(sock: socket.socket, limits: dict) -> None:
             wire.send(sock, {"op": "ready", "errors": run_cells(namespace, msg["cells"], limits["seconds"])})
         elif op == "call":
             try:
-                returned = executor.call(msg["target"], *msg["args"], poison=msg.get("poison"))
-                reply = {"op": "result", **_result(returned)}
+                if msg.get("watch"):
+                    reply = _watched(executor, msg, shared)
+                else:
+                    reply = {"op": "result", "value": executor.invoke(msg["target"], msg["args"], msg.get("poison"))}
             except StudentError as error:
                 reply = {"op": "error", "message": str(error)}
-            _send(sock, reply)
+            _send(sock, reply, shared.names())
         elif op == "call_many":
-            items = executor.call_many([(call[0], *call[1]) for call in msg["calls"]])
-            _send(sock, {"op": "results", "items": [{"error": str(item)} if isinstance(item, StudentError)
-                                                    else _result(item) for item in items]})
+            # Arguments are fresh from the message (unless watched: then arrays the calls were
+            # given in common are views of the same place in the arena, as in a kernel).
+            items = []
+            for target, args in msg["calls"]:
+                before = [list(a) for a in args if isinstance(a, list)]
+                item = executor.invoke_many([[target, *args]])[0]
+                if isinstance(item, StudentError):
+                    items.append({"error": str(item)})
+                    continue
+                after = [a for a in args if isinstance(a, list)]
+                reordered = any(len(a) != len(b) or any(x is not y for x, y in zip(a, b))
+                                for a, b in zip(before, after))
+                items.append({"value": item, "lists": reordered})
+            _send(sock, {"op": "results", "items": items})
         else:
             return
 
 
-def _result(returned: Returned) -> dict:
-    return {"value": returned.value, "mutated": list(returned.mutated),
-            "after": [[i, v] for i, v in returned.after.items()]}
-
-
-def _send(sock: socket.socket, reply: dict) -> None:
+def _send(sock: socket.socket, reply: dict, names: dict | None = None) -> None:
     try:
-        wire.send(sock, reply)
+        wire.send(sock, reply, shared=names)
     except wire.WireError as error:
         wire.send(sock, {"op": "error", "message": f"the result could not be sent back: {error}"})
 
 
-def _child(fd: int, limits: dict) -> None:
+def _child(fd: int, arena_fd: int, arena_size: int, limits: dict) -> None:
     sock = socket.socket(fileno=fd)
+    shared = Shared(arena_fd, arena_size)
     work = tempfile.mkdtemp(prefix="submission-")
     os.chdir(work)
     sys.path[:] = [p for p in sys.path if p not in ("", ".", work)]
     _apply_limits(limits)
-    serve(sock, limits)
+    serve(sock, limits, shared)
 
 
 def _describe(status: int) -> str:
@@ -161,16 +222,11 @@ def _describe(status: int) -> str:
     return f"the submission's process exited with status {os.WEXITSTATUS(status)}"
 
 
-def _clean_up() -> None:
-    """Remove what the child left: its files (the temp folder is private to this zygote) and,
-    in the sandbox, every other process."""
-    if SANDBOXED:
-        try:
-            os.kill(-1, signal.SIGKILL)  # in our PID namespace: everyone but us and its init
-        except ProcessLookupError:
-            pass
-    for entry in os.listdir(tempfile.gettempdir()):
-        path = os.path.join(tempfile.gettempdir(), entry)
+def _empty(folder: str, keep: set[str] = frozenset()) -> None:
+    for entry in os.listdir(folder):
+        if entry in keep:
+            continue
+        path = os.path.join(folder, entry)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -178,31 +234,68 @@ def _clean_up() -> None:
                 os.unlink(path)
 
 
+def _clean_up(kept: dict[str, set[str]]) -> None:
+    """Remove what the child left: its files (the temp folder is private to this zygote, and
+    the scratch folders keep only what the zygote put there) and, in the sandbox, every other
+    process."""
+    if SANDBOXED:
+        try:
+            os.kill(-1, signal.SIGKILL)  # in our PID namespace: everyone but us and its init
+        except ProcessLookupError:
+            pass
+    _empty(tempfile.gettempdir())
+    for folder, keep in kept.items():
+        _empty(folder, keep)
+
+
+def _wait(ctrl: socket.socket, pid: int) -> int:
+    """Wait for the child to end; a `kill` from the grader ends it at once. Returns its status."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            ready, _, _ = select.select([ctrl, pidfd], [], [])
+            if pidfd in ready:
+                return os.waitpid(pid, 0)[1]
+            data = ctrl.recv(1 << 16)
+            if not data or wire.decode(data).get("op") == "kill":
+                os.kill(pid, signal.SIGKILL)
+                return os.waitpid(pid, 0)[1]
+    finally:
+        os.close(pidfd)
+
+
 def main() -> None:
+    # The control socket carries one message per packet (SOCK_SEQPACKET), each unprefixed.
     ctrl = socket.socket(fileno=int(sys.argv[1]))
     prewarm()
-    wire.send(ctrl, {"op": "ready", "pid": os.getpid()})
+    kept = {folder: set(os.listdir(folder)) for folder in SCRATCH if SANDBOXED and os.path.isdir(folder)}
+    ctrl.send(wire.encode({"op": "ready", "pid": os.getpid()}))
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(ctrl, 1 << 16, 1)
+            data, fds, _, _ = socket.recv_fds(ctrl, 1 << 16, 2)
         except OSError:
             return
         if not data:
             return
         command = wire.decode(data)
-        if command.get("op") != "fork" or len(fds) != 1:
+        if command.get("op") == "kill":
+            for fd in fds:
+                os.close(fd)
+            continue  # the child it meant has already ended and been reported
+        if command.get("op") != "fork" or len(fds) != 2:
             return
         pid = os.fork()
         if pid == 0:
             ctrl.close()
             try:
-                _child(fds[0], command["limits"])
+                _child(fds[0], fds[1], command["arena"], command["limits"])
             finally:
                 os._exit(0)
-        os.close(fds[0])
-        _, status = os.waitpid(pid, 0)
-        _clean_up()
-        wire.send(ctrl, {"op": "exited", "status": _describe(status)})
+        for fd in fds:
+            os.close(fd)
+        status = _wait(ctrl, pid)
+        _clean_up(kept)
+        ctrl.send(wire.encode({"op": "exited", "status": _describe(status)}))
 
 
 if __name__ == "__main__":
