@@ -99,7 +99,7 @@ def student_user(configured: str) -> str | None:
     raise SandboxError(f"neither {configured!r} nor {FALLBACK_USER!r} exists, and student code must not run as root")
 
 
-def open_pool(sandbox: str, user: str | None) -> tuple[Pool, str]:
+def open_pool(sandbox: str, user: str | None, limits: Limits) -> tuple[Pool, str]:
     """One sandboxed zygote, and how it isolates. In order, the first that starts: bubblewrap as
     the unprivileged user; bubblewrap as root (where that user cannot reach this Python, or may
     not create namespaces but root may); resource limits as the unprivileged user. `limits`: the
@@ -112,7 +112,7 @@ def open_pool(sandbox: str, user: str | None) -> tuple[Pool, str]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the kit's warning is about a course folder; stdout says what held
-                return Pool(1, mode, user=who), f"{name}, {as_whom}"
+                return Pool(1, mode, limits, user=who), f"{name}, {as_whom}"
         except (SandboxError, PermissionError) as error:
             why = str(error).strip().splitlines()[-1][:200] if str(error).strip() else type(error).__name__
             print(f"{name} {as_whom} cannot start here: {why}", flush=True)
@@ -133,9 +133,10 @@ def grade(layout: Layout, config: dict) -> tuple[Outcome, str]:
     try:
         # grade_one reads <folder>/<notebook>.ipynb: give it the student's file under that name.
         shutil.copyfile(notebook, work / f"{spec.NOTEBOOK}.ipynb", follow_symlinks=False)
-        pool, how = open_pool(config["sandbox"], user)
+        limits = Limits()  # the kit grader's defaults
+        pool, how = open_pool(config["sandbox"], user, limits)
         with pool:
-            outcome = grade_one("submission", work, pool.zygotes[0], source, visible, Limits())
+            outcome = grade_one("submission", work, pool.zygotes[0], source, visible, limits)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return outcome, f"{notebook.relative_to(layout.submission)} graded under {how}"
