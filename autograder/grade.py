@@ -6,9 +6,7 @@ plain arrays the child returns. Scores go into nbgrader's gradebook under the no
 grade_ids; graded notebooks and results go to autograded/ as nbgrader's would.
 """
 
-import queue
 import sys
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -21,9 +19,8 @@ from .gradebook import record_scores, write_graded
 from .grading import CellResult, grade_cells
 from .notebook_code import cells_to_run
 from .report import score_table
-from .sandbox.launch import Limits, Pool, SandboxError, Zygote
+from .sandbox.launch import Limits, SandboxError, Zygote, resolve
 from .sandbox.remote import RemoteSubmission
-from .visible import visible_tests
 
 
 @dataclass
@@ -101,34 +98,6 @@ def find_submissions(root: Path, students: list[str] | None) -> dict[str, Path]:
     return found
 
 
-def graded_locally(pool: Pool, todo: dict[str, Path], source, visible: dict, limits: Limits):
-    """Outcomes as this machine's sandboxed workers finish them (one thread drives each zygote)."""
-    jobs: queue.Queue = queue.Queue()
-    for item in todo.items():
-        jobs.put(item)
-    done: queue.Queue = queue.Queue()
-
-    def work(zygote: Zygote) -> None:
-        while True:
-            try:
-                student, folder = jobs.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put(grade_one(student, folder, zygote, source, visible, limits))
-            except Exception as error:  # a bug of ours: record it, keep grading the others
-                done.put(Outcome(student, _zeros(f"the grader failed: {error!r}"), reason=repr(error),
-                                 grader_error=True))
-
-    threads = [threading.Thread(target=work, args=(z,), daemon=True) for z in pool.zygotes]
-    for thread in threads:
-        thread.start()
-    for _ in range(len(todo)):
-        yield done.get()
-    for thread in threads:
-        thread.join()
-
-
 def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outcome]:
     """The single writer: each outcome into the gradebook and autograded/, with progress."""
     from nbgrader.api import Gradebook
@@ -169,7 +138,6 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
             raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: {RELEASE_FIRST}") from None
     start = time.monotonic()
     source = nbformat.read(course.source_path(root), as_version=4)
-    visible = visible_tests(source)
     submissions = find_submissions(root, students)
     graded_dir = root / "autograded"
     todo = {s: p for s, p in submissions.items()
@@ -191,8 +159,10 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
         workers = max(1, min(workers, len(todo)))
         print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} with {workers} sandboxed worker(s) ...",
               file=sys.stderr)
-        with Pool(workers, sandbox, limits) as pool:
-            outcomes = record_all(graded_locally(pool, todo, source, visible, limits), todo, coursedir, source)
+        from .workers import graded_in_processes
+
+        mode = resolve(sandbox)
+        outcomes = record_all(graded_in_processes(todo, source, limits, mode, workers), todo, coursedir, source)
     scores = {o.student: {r.grade_id: r.score for r in o.results} for o in outcomes}
     print(score_table(scores, sorted(scores)))
     for o in sorted(outcomes, key=lambda o: o.student):

@@ -205,19 +205,26 @@ class Zygote:
         self.start()
 
 
+def resolve(sandbox: str) -> str:
+    """"bwrap" or "limits" for the --sandbox choice (auto: bubblewrap when installed), with a loud
+    warning when student code will run without bubblewrap."""
+    if sandbox == "bwrap" and not bubblewrap():
+        raise SandboxError("bubblewrap (bwrap) is not installed: `sudo apt-get install bubblewrap`, "
+                           "or run `make sandbox`")
+    if sandbox != "limits" and bubblewrap() is not None:
+        return "bwrap"
+    warnings.warn("bubblewrap is not installed, so student code runs with resource limits only, "
+                  "in an empty temporary folder, and CAN READ ANY FILE THIS USER CAN (the course, "
+                  "the gradebook, other submissions). Install it: `sudo apt-get install bubblewrap`.",
+                  stacklevel=3)
+    return "limits"
+
+
 class Pool:
     """The kit copy and the zygotes of one grading run (user: see Zygote)."""
 
     def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None):
-        if sandbox == "bwrap" and not bubblewrap():
-            raise SandboxError("bubblewrap (bwrap) is not installed: `sudo apt-get install bubblewrap`, "
-                               "or run `make sandbox`")
-        self.use_bwrap = sandbox != "limits" and bubblewrap() is not None
-        if not self.use_bwrap:
-            warnings.warn("bubblewrap is not installed, so student code runs with resource limits only, "
-                          "in an empty temporary folder, and CAN READ ANY FILE THIS USER CAN (the course, "
-                          "the gradebook, other submissions). Install it: `sudo apt-get install bubblewrap`.",
-                          stacklevel=2)
+        self.use_bwrap = resolve(sandbox) == "bwrap"
         self.kit_copy = Path(tempfile.mkdtemp(prefix="kit-public-"))
         for name in SANDBOX_FILES:
             target = self.kit_copy / name

@@ -1,0 +1,60 @@
+"""Grading processes on this machine: each owns one sandboxed zygote and runs the grader-side
+checks of the submissions it is given, so workers never wait on each other (no shared GIL).
+
+The coordinator (autograder.grade) hands out submissions and writes every outcome; a worker
+only reads a submission's folder and returns its Outcome.
+"""
+
+import multiprocessing
+import multiprocessing.util
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+
+from .sandbox.launch import Limits, Pool
+
+_state: dict = {}  # this worker process's zygote, source notebook and visible tests
+
+
+def _start(source_text: str, limits: Limits, sandbox: str) -> None:
+    from .visible import visible_tests
+
+    warnings.filterwarnings("ignore", message="bubblewrap is not installed")  # the coordinator said so
+
+    source = nbformat.reads(source_text, as_version=4)
+    _state.update(source=source, visible=visible_tests(source), limits=limits, sandbox=sandbox)
+
+
+def _zygote():
+    if "pool" not in _state:
+        pool = Pool(1, _state["sandbox"], _state["limits"])
+        _state["pool"] = pool
+        # Worker processes end without running atexit: multiprocessing's finalizers do run.
+        multiprocessing.util.Finalize(None, pool.close, exitpriority=10)
+    return _state["pool"].zygotes[0]
+
+
+def _grade(student: str, folder: str):
+    from .grade import grade_one
+
+    return grade_one(student, Path(folder), _zygote(), _state["source"], _state["visible"], _state["limits"])
+
+
+def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: str, workers: int) -> Iterator:
+    """Outcomes (grade.Outcome) as the worker processes finish them."""
+    from .grade import Outcome, _zeros
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                             initargs=(nbformat.writes(source), limits, sandbox)) as pool:
+        futures = {pool.submit(_grade, student, str(folder)): student for student, folder in todo.items()}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as error:  # a bug of ours, or a worker that died: record it, go on
+                student = futures[future]
+                reason = f"the grader failed: {type(error).__name__}: {error}"
+                yield Outcome(student, _zeros(reason), reason=reason, grader_error=True)
