@@ -80,6 +80,6 @@ def run(assignment: str, out: Path | None, hidden_visibility: str, sandbox: str)
     with zipfile.ZipFile(target) as archive:
         count = len(archive.namelist())
     print(f"Wrote {target} ({count} files, {target.stat().st_size // 1024} KiB). Upload it as the autograder of a "
-          f"Gradescope programming assignment worth {spec.TOTAL_POINTS} points; hidden tests are shown "
-          f"{hidden_visibility.replace('_', ' ')}.")
+          f"Gradescope programming assignment worth {spec.TOTAL_POINTS} points; the tests that run hidden checks "
+          f"have visibility {hidden_visibility!r}.")
     return 0
