@@ -1,4 +1,5 @@
-"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report} (run from the course root)."""
+"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report,gradescope}
+(run from the course root)."""
 
 import argparse
 import os
@@ -69,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
                                help="file (csv) or folder (gradescope); default under exports/")
     report_parser = sub.add_parser("report", help="the class report for the instructor: reports/<assignment>.html")
     report_parser.add_argument("assignment")
+    gradescope_parser = sub.add_parser("gradescope", help="build the Gradescope autograder zip from the course")
+    gradescope_parser.add_argument("assignment")
+    gradescope_parser.add_argument("--out", type=Path, default=None,
+                                   help=f"the zip to write (default {spec.ASSIGNMENT}-gradescope.zip)")
+    gradescope_parser.add_argument("--hidden-visibility", choices=export.VISIBILITIES, default="after_published",
+                                   help="when students see the tests that run hidden checks (default %(default)s)")
+    gradescope_parser.add_argument("--sandbox", choices=("auto", "limits"), default="auto",
+                                   help="bubblewrap where it starts, else limits (auto); or limits only")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -85,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             return class_report.run(args.assignment)
         if args.command == "export":
             return export.run(args.assignment, args.format, args.out)
+        if args.command == "gradescope":
+            from .gradescope import package
+
+            return package.run(args.assignment, args.out, args.hidden_visibility, args.sandbox)
         root = course.course_root()
         template = course.source_path(root).with_suffix(".py")
         if args.command == "build":

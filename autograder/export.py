@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from solutions.helpers import gradient_diagnosis, training_diagnosis
+
 from . import course, records, spec
 from .gradebook import cell_messages
 from .report import column_points
@@ -72,15 +74,34 @@ def write_csv(root: Path, target: Path) -> Path:
     return target
 
 
-def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0) -> dict:
-    """Gradescope's results.json for one submission: a test per cell, score and diagnosis."""
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0, hidden_visibility: str = "visible",
+                       details: bool = False) -> dict:
+    """Gradescope's results.json for one submission: a test per cell, score and diagnosis.
+
+    scores: grade_id -> points; penalty: nbgrader's late-submission penalty; results: the kit grader's results.json (gradebook.results_summary).
+    hidden_visibility: Gradescope's visibility of the tests that run hidden checks (the others
+    are always visible). details: add the feedback page's gradient-check errors per layer and
+    training-curve diagnosis to those two tests' output.
+    """
+    if hidden_visibility not in VISIBILITIES:
+        raise ValueError(f"Gradescope's visibility is one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
     cells = {c["grade_id"]: c for c in (results or {}).get("cells", [])}
     tests = []
     for test_cell in spec.TEST_CELLS:
-        messages = cell_messages(cells.get(test_cell.grade_id, {}))
+        cell = cells.get(test_cell.grade_id, {})
+        score = scores.get(test_cell.grade_id) or 0.0
+        passed = score >= test_cell.points
+        lines = cell_messages(cell) or ["passed" if passed else "not passed"]
+        if details:
+            lines += _feedback_details(cell)
         tests.append({"name": f"{test_cell.grade_id}: {test_cell.about}",
-                      "score": scores.get(test_cell.grade_id) or 0.0, "max_score": test_cell.points,
-                      "output": "\n".join(messages) or "passed", "visibility": "visible"})
+                      "score": score, "max_score": test_cell.points,
+                      "status": "passed" if passed else "failed",
+                      "output": "\n".join(lines),
+                      "visibility": hidden_visibility if test_cell.checks else "visible"})
     out = {"score": sum(t["score"] for t in tests) - penalty, "tests": tests}
     notes = []
     if penalty:
@@ -90,6 +111,21 @@ def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0)
     if notes:
         out["output"] = " ".join(notes)
     return out
+
+
+def _feedback_details(cell: dict) -> list[str]:
+    """The feedback page's extra words for one cell of results.json: gradient-check errors per
+    layer and network, and what the training curve did."""
+    lines = []
+    for check in cell.get("checks", []):
+        found = check.get("details") or {}
+        for network, errors in (found.get("relative_errors") or {}).items():
+            lines.append(f"gradient check on network {network} (relative error per layer, below "
+                         f"{spec.GRADCHECK_TOL:g} is right):")
+            lines += [f"  {line}" for line in gradient_diagnosis(errors, spec.GRADCHECK_TOL)]
+        if found.get("losses"):
+            lines.append(f"training: {training_diagnosis(found['losses'])}")
+    return lines
 
 
 def write_gradescope(root: Path, target: Path) -> Path:

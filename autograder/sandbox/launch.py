@@ -5,9 +5,15 @@ the kit's public modules (SANDBOX_FILES), a private /tmp, and nothing else: no c
 no source/, solutions/ or gradebook, no other submission, no network. Without bubblewrap it
 runs in an empty temporary folder with the same resource limits, and says loudly that student
 code could then read any file this user can.
+
+Run as root, a zygote can also be started under an unprivileged user (`user`), so that what
+that user may not read or write (folders closed to it by their permissions) stays out of reach
+whether or not bubblewrap works; the Gradescope runner does this.
 """
 
+import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -65,11 +71,26 @@ def bubblewrap() -> str | None:
     return shutil.which("bwrap")
 
 
-class Zygote:
-    """One pre-warmed sandboxed interpreter, forking a child per submission."""
+def _account(user: str | None) -> pwd.struct_passwd | None:
+    if user is None:
+        return None
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise SandboxError(f"there is no user {user!r} to run student code as: create it "
+                           f"(useradd --system {user}) or choose another") from None
 
-    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits()):
+
+class Zygote:
+    """One pre-warmed sandboxed interpreter, forking a child per submission.
+
+    user: run it (bubblewrap included) as this unprivileged user instead of the grader's own;
+    needs root. None: as the grader's user.
+    """
+
+    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None):
         self.kit_copy, self.use_bwrap, self.limits = kit_copy, use_bwrap, limits
+        self.account = _account(user)
         self.proc: subprocess.Popen | None = None
         self.private_tmp: str | None = None
         self.start()
@@ -83,6 +104,8 @@ class Zygote:
                   or k == "OPENBLAS_L2_SIZE"}}
         if not self.use_bwrap:
             self.private_tmp = tempfile.mkdtemp(prefix="kit-sandbox-")
+            if self.account:
+                os.chown(self.private_tmp, self.account.pw_uid, self.account.pw_gid)
             self._env = {**env, "TMPDIR": self.private_tmp, "MPLCONFIGDIR": self.private_tmp + "-mpl",
                          "KIT_SANDBOX": "limits"}
             return [python, "-S", "-E", "-c", BOOTSTRAP, str(fd), str(self.kit_copy), site]
@@ -110,17 +133,22 @@ class Zygote:
         # One message per packet: a late `kill` never runs into the next `fork`.
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = self._command(theirs.fileno())
+        who = ({"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
+               if self.account else {})
         self.proc = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=self._env, cwd=self.private_tmp,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+                                     stderr=subprocess.PIPE, start_new_session=True, **who)
         theirs.close()
         self.ctrl = ours
         self.ctrl.settimeout(120)
         try:
             hello = self._recv()
         except (wire.WireError, OSError) as error:
-            self.kill()
+            # Read why before kill() closes the pipe; the group is killed first so the read ends.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
             err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+            self.kill()
             raise SandboxError(f"the grading sandbox did not start ({error}):\n{err}") from None
         if hello.get("op") != "ready":
             raise SandboxError("the grading sandbox sent an unexpected greeting")
@@ -193,16 +221,27 @@ def resolve(sandbox: str) -> str:
 
 
 class Pool:
-    """The kit copy and the zygotes of one grading run."""
+    """The kit copy and the zygotes of one grading run (user: see Zygote)."""
 
-    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits()):
+    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None):
         self.use_bwrap = resolve(sandbox) == "bwrap"
         self.kit_copy = Path(tempfile.mkdtemp(prefix="kit-public-"))
         for name in SANDBOX_FILES:
             target = self.kit_copy / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(KIT / name, target)
-        self.zygotes = [Zygote(self.kit_copy, self.use_bwrap, limits) for _ in range(workers)]
+        if user is not None:  # another user's zygote reads the copy; it holds public code only
+            for folder in (self.kit_copy, *(p for p in self.kit_copy.rglob("*") if p.is_dir())):
+                os.chmod(folder, 0o755)
+            for name in SANDBOX_FILES:
+                os.chmod(self.kit_copy / name, 0o644)
+        self.zygotes: list[Zygote] = []
+        try:
+            for _ in range(workers):
+                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, limits, user))
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         for zygote in self.zygotes:

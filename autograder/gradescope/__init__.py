@@ -1,0 +1,7 @@
+"""The kit on Gradescope: an autograder zip built from the course, graded by the kit's own grader.
+
+package.py      builds backprop-gradescope.zip (`python -m autograder gradescope backprop`)
+runner.py       what run_autograder runs for each submission, inside Gradescope's container
+setup.sh        Gradescope runs it once, as root, to build the image: requirements, user, permissions
+run_autograder  Gradescope runs it once per submission
+"""
