@@ -77,11 +77,12 @@ def write_csv(root: Path, target: Path) -> Path:
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
-def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0, hidden_visibility: str = "visible",
-                       details: bool = False) -> dict:
+def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0,
+                       hidden_visibility: str = "visible", details: bool = False) -> dict:
     """Gradescope's results.json for one submission: a test per cell, score and diagnosis.
 
-    scores: grade_id -> points; penalty: nbgrader's late-submission penalty; results: the kit grader's results.json (gradebook.results_summary).
+    scores: grade_id -> points; results: the kit grader's results.json (gradebook.results_summary);
+    penalty: nbgrader's late-submission penalty, subtracted from the score.
     hidden_visibility: Gradescope's visibility of the tests that run hidden checks (the others
     are always visible). details: add the feedback page's gradient-check errors per layer and
     training-curve diagnosis to those two tests' output.

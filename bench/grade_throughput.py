@@ -51,10 +51,11 @@ def floor_seconds(repeat: int = 20) -> float:
     return (time.process_time() - start) / repeat
 
 
-def timed(args: list[str], cwd: Path) -> float:
+def timed(args: list[str], cwd: Path, env: dict | None = None) -> float:
     start = time.monotonic()
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                                 **(env or {})})
     elapsed = time.monotonic() - start
     if result.returncode not in (0, 1):
         raise SystemExit(f"{args[0]} failed:\n{result.stderr[-2000:]}")
@@ -71,7 +72,9 @@ def main() -> None:
         build_class(stock_root, args.n)
         build_class(kit_root, args.n)
         print(f"class: {args.n} submissions ({len(STYLES)} correct styles and {len(MUTANTS)} mutants, cycled)")
-        stock = timed([str(Path(sys.executable).parent / "nbgrader"), "autograde", spec.ASSIGNMENT], stock_root)
+        # nbgrader_config.py routes `nbgrader autograde` through the kit; the switch restores stock.
+        stock = timed([str(Path(sys.executable).parent / "nbgrader"), "autograde", spec.ASSIGNMENT], stock_root,
+                      {"BACKPROP_KIT_NBGRADER": "stock"})
         print(f"stock nbgrader autograde: {stock:7.1f} s  ({stock / args.n:.2f} s per submission)")
         kit = timed([sys.executable, "-m", "autograder", "grade", spec.ASSIGNMENT, "--workers", str(args.workers)],
                     kit_root)
