@@ -1,5 +1,6 @@
 """Shared fixtures: real nbgrader courses in temporary folders, graded once per test session."""
 
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,11 @@ class GradedCourse:
     root: Path
     scores: dict[str, dict[str, float | None]]  # student -> grade_id -> score (None: not auto-graded)
 
+    @property
+    def by_nbgrader(self) -> Path:
+        """autograded/ as stock nbgrader left it (the kit's grader later rewrites autograded/)."""
+        return self.root.parent / f"{self.root.name}-autograded-by-nbgrader"
+
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory) -> dict[str, GradedCourse]:
@@ -76,6 +82,8 @@ def graded(tmp_path_factory) -> dict[str, GradedCourse]:
              "mutants": _course(tmp_path_factory.mktemp("mutants"), mutants)}
     with ThreadPoolExecutor(max_workers=len(roots)) as pool:
         list(pool.map(course.autograde, roots.values()))
+    for root in roots.values():
+        shutil.copytree(root / "autograded", root.parent / f"{root.name}-autograded-by-nbgrader")
     return {name: GradedCourse(root, course.read_scores(root)) for name, root in roots.items()}
 
 

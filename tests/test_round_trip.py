@@ -63,7 +63,7 @@ def test_correct_style_gets_full_marks(graded, style):
 
 def test_graded_notebooks_hold_no_stderr(graded):
     """Hidden tests keep student output out of the graded notebook (it would also score 0)."""
-    path = graded["class"].root / "autograded" / "noisy_but_correct" / "backprop" / "backprop.ipynb"
+    path = graded["class"].by_nbgrader / "noisy_but_correct" / "backprop" / "backprop.ipynb"
     nb = nbformat.read(path, as_version=4)
     hidden_cells = {c.grade_id for c in spec.TEST_CELLS if c.checks}
     for cell in nb.cells:
@@ -76,7 +76,7 @@ def test_graded_notebooks_hold_no_stderr(graded):
 def test_noisy_example_keeps_its_output_off_stderr_and_short(graded):
     """prints_and_warns prints on every call, writes to stderr and warns: no test cell of its graded
     notebook holds stderr, and the demonstrations that call it thousands of times say they dropped output."""
-    path = graded["class"].root / "autograded" / "prints_and_warns" / "backprop" / "backprop.ipynb"
+    path = graded["class"].by_nbgrader / "prints_and_warns" / "backprop" / "backprop.ipynb"
     nb = nbformat.read(path, as_version=4)
     test_cells = {c.grade_id for c in spec.TEST_CELLS}
     for cell in nb.cells:
