@@ -385,17 +385,6 @@ BACKWARD_PROP_MUTANTS = (
             dldhs.reverse()
             return dldhs
         """), "Right values, but reverses the caller's list Ws in place."),
-    Mutant("backward_prop_halves_zs_in_place", "backward_prop", _code("""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            L = len(Ws)
-            dldhs = [None] * (L + 1)
-            dldhs[L] = loss(f(zs[L])[0], y)[1]
-            for l in reversed(range(L)):
-                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
-            for z in zs[1:]:
-                z *= 0.5   # "tidy up" the caller's arrays once done
-            return dldhs
-        """), "Right dldhs, but then halves every array of the caller's zs in place."),
 )
 
 COMPUTE_GRADIENTS_MUTANTS = (
