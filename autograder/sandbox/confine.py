@@ -46,7 +46,7 @@ NO_PIDFD = ("pidfd_open", "pidfd_send_signal")
 
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP = 1, 4, 24
 _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
-_ACT_ALLOW = 0x7FFF0000
+_ACT_ALLOW, _ATTR_OPTIMIZE = 0x7FFF0000, 8
 _CMP_NE, _CMP_EQ, _CMP_MASKED_EQ = 1, 4, 7
 _CAP_VERSION_3 = 0x20080522
 
@@ -91,6 +91,7 @@ def _library():
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
                                                ctypes.POINTER(_ArgCmp)]
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         _seccomp = lib
     return _seccomp
@@ -121,6 +122,9 @@ def _deny(rules: list[tuple[str, int, list[tuple[int, int, int, int]]]]) -> None
     if not ctx:
         raise ConfineError("seccomp_init failed")
     try:
+        # A binary tree of the rules rather than a list: fewer instructions for every system call
+        # (libseccomp 2.5 and later; older ones keep the list).
+        lib.seccomp_attr_set(ctx, _ATTR_OPTIMIZE, 2)
         for name, number, comparisons in rules:
             syscall = lib.seccomp_syscall_resolve_name(name.encode())
             if syscall < 0:  # not a system call of this architecture

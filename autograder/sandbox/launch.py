@@ -52,7 +52,8 @@ class Limits:
 
     seconds: wall-clock limit of one call into student code (and of one notebook cell);
     cpu_seconds: CPU time for the whole submission; memory_mb: address space on top of the
-    pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads);
+    pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads, which
+    the child's seccomp filter also refuses);
     file_mb: largest file it may write; scratch_mb: all it may write, in all its writable
     places together (under bubblewrap: /tmp, /zygote and /dev/shm are tmpfs of bounded size).
     """
