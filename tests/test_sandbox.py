@@ -5,6 +5,7 @@ left when the grader is killed."""
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -343,7 +344,8 @@ pool = Pool(1, sys.argv[1])
 cells = [("pid", "import os\\nimport time\\nimport numpy as np\\n\\ndef pid(x):\\n"
                  "    return np.array(float(os.getpid()))\\n\\ndef nap(x):\\n    time.sleep(30.0)\\n    return x\\n")]
 sub = RemoteSubmission(pool.zygotes[0], cells, Limits(seconds=60))
-print(pool.zygotes[0].proc.pid, int(sub.call(Own("pid"), np.zeros(1)).value), flush=True)
+print(pool.zygotes[0].proc.pid, int(sub.call(Own("pid"), np.zeros(1)).value), pool.kit_copy,
+      pool.zygotes[0].private_tmp, flush=True)
 sub.call(Own("nap"), np.zeros(1))
 '''
 
@@ -356,7 +358,8 @@ def test_zygote_and_child_end_when_the_grader_is_killed(mode, tmp_path):
     grader = subprocess.Popen([sys.executable, "-W", "ignore", str(script), mode], cwd=KIT,
                               stdout=subprocess.PIPE, text=True)
     try:
-        zygote, child = map(int, grader.stdout.readline().split())
+        zygote, child, *left = grader.stdout.readline().split()
+        zygote, child = int(zygote), int(child)
         os.kill(zygote, signal.SIGSTOP)
         time.sleep(0.5)  # the child is in its call by now
     finally:
@@ -369,6 +372,9 @@ def test_zygote_and_child_end_when_the_grader_is_killed(mode, tmp_path):
         if not alive:
             break
         time.sleep(0.1)
+    for folder in (f for f in left if f.startswith("/tmp")):  # what the killed grader could not remove
+        for path in (folder, folder + "-mpl"):
+            shutil.rmtree(path, ignore_errors=True)
     assert alive == []
 
 
