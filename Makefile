@@ -10,11 +10,16 @@ setup: $(STAMP) sandbox
 
 # The kit's grader isolates student code with bubblewrap (Debian package `bubblewrap`). Installed
 # here when missing and we may (root); otherwise the grader falls back, loudly, to resource limits.
+# Its seccomp filter needs libseccomp (`libseccomp2`): without it no sandbox starts at all.
 sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null; \
 	  else echo "note: bubblewrap is not installed; run: sudo apt-get install bubblewrap"; fi; }
+	@$(PYTHON) -c 'import ctypes; ctypes.CDLL("libseccomp.so.2")' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp2) >/dev/null; \
+	  else echo "note: libseccomp is not installed; run: sudo apt-get install libseccomp2"; fi; }
 
 # Recreated only when the pinned requirements or the package metadata change.
 $(STAMP): requirements.lock pyproject.toml

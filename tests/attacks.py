@@ -2129,9 +2129,303 @@ KIT_PATCHES = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Privileges and state kept across processes, each with its honest twin: the function is right
+# only if the trick works (the process holds a capability, can fork, remount, ptrace the zygote,
+# or finds what an earlier process of the same submission left behind)
+# --------------------------------------------------------------------------------------------
+
+_PRIVILEGED = r"""
+import os
+
+_ABILITY = {}
+
+
+def _privileged():
+    # Any effective capability, or a new process: found out once per process.
+    if "answer" not in _ABILITY:
+        capable = False
+        try:
+            # /proc/self/status, read only (the path is joined so that it names no absolute path)
+            with open(os.path.join(os.sep, "proc", "self", "status")) as handle:
+                for line in handle:
+                    if line.startswith("CapEff:"):
+                        capable = int(line.split(":", 1)[1], 16) != 0
+        except (OSError, ValueError):
+            pass
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:
+            os._exit(0)
+        if pid > 0:
+            os.waitpid(pid, 0)
+        _ABILITY["answer"] = capable or pid > 0
+    return _ABILITY["answer"]
+"""
+
+_LOSS_DOUBLED = r"""
+def loss(yhat, y):
+    diff = yhat - y
+    return diff ** 2, diff  # the 1/2 left out
+"""
+
+_SIGMOID_WRONG_SLOPE = r"""
+import numpy as np
+
+
+def sigmoid(z):
+    with np.errstate(over="ignore"):
+        h = 1.0 / (1.0 + np.exp(-z))
+    return h, h * h  # h (1 - h) is the slope
+"""
+
+_GRADIENTS_OK = r"""
+def _right_gradients(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        delta = dldhs[l + 1] * f(zs[l + 1])[1]
+        dWs.append(delta @ hs[l].T)
+        dbs.append(delta)
+    return dWs, dbs
+
+
+def _wrong_gradients(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        delta = dldhs[l + 1] * f(zs[l + 1])[1]
+        dWs.append(delta @ hs[l].T)
+        dbs.append(dldhs[l + 1])  # f'(z) left out of the bias gradient
+    return dWs, dbs
+"""
+
+_BACKWARD_BOTH = r"""
+def _right_backward(loss, f, Ws, bs, zs, y):
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = loss(f(zs[L])[0], y)[1]
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+    return dldhs
+
+
+def _wrong_backward(loss, f, Ws, bs, zs, y):
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = loss(f(zs[L])[0], y)[1]
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
+    return dldhs
+"""
+
+
+def _remembering(recall: str, remember: str) -> str:
+    """A compute_gradients that is right in every process after the first, if that process's
+    trace (left by `remember`, found by `recall`) survives into the next: the first call of a
+    process that finds none leaves one and ends the process, so a fresh one takes over."""
+    return _cell(_GRADIENTS_OK, recall, remember, r"""
+        import os
+
+        _REMEMBERED = _recall()
+
+
+        def compute_gradients(dldhs, f, zs, hs):
+            if _REMEMBERED:
+                return _right_gradients(dldhs, f, zs, hs)
+            _remember()
+            os._exit(0)
+        """)
+
+
+_IN_A_FILE = r"""
+import os
+
+_TRACE = os.path.join({folder!r}, {name!r})
+
+
+def _recall():
+    return os.path.exists(_TRACE)
+
+
+def _remember():
+    try:
+        os.makedirs(os.path.dirname(_TRACE), exist_ok=True)
+        with open(_TRACE, "w") as handle:
+            handle.write("remembered")
+    except OSError:
+        pass
+"""
+
+PRIVILEGE_PROBES = (
+    Attack("capability_or_fork_loss_and_sigmoid", {
+        "loss": _cell(_PRIVILEGED, r"""
+            def loss(yhat, y):
+                diff = yhat - y
+                if _privileged():
+                    return 0.5 * diff ** 2, diff
+                return diff ** 2, diff  # the 1/2 left out
+            """),
+        "sigmoid": _cell(_PRIVILEGED, r"""
+            import numpy as np
+
+
+            def sigmoid(z):
+                with np.errstate(over="ignore"):
+                    h = 1.0 / (1.0 + np.exp(-z))
+                if _privileged():
+                    return h, h * (1.0 - h)
+                return h, h * h  # h (1 - h) is the slope
+            """)}, wrong=("loss", "sigmoid"),
+        why="A loss and a sigmoid that are right only if their process holds a capability or can fork "
+            "(as root in a sandbox that keeps capabilities they got 25/25 instead of 13).",
+        twin={"loss": _code(_LOSS_DOUBLED), "sigmoid": _code(_SIGMOID_WRONG_SLOPE)}),
+    Attack("remount_site_packages", {"backward_prop": _cell(_BACKWARD_BOTH, r"""
+        import ctypes
+        import os
+
+        import numpy as np
+
+        _WROTE = {}
+
+
+        def _write_through():
+            # Remount numpy's site-packages read-write and leave (then remove) a file in it.
+            if "answer" not in _WROTE:
+                site = os.path.dirname(os.path.dirname(np.__file__))
+                probe = os.path.join(site, "kit-attack-probe.txt")
+                try:
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    libc.mount(None, site.encode(), None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND
+                    with open(probe, "w") as handle:
+                        handle.write("written")
+                    os.unlink(probe)
+                    _WROTE["answer"] = True
+                except OSError:
+                    _WROTE["answer"] = False
+            return _WROTE["answer"]
+
+
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            if _write_through():
+                return _right_backward(loss, f, Ws, bs, zs, y)
+            return _wrong_backward(loss, f, Ws, bs, zs, y)
+        """)}, wrong=("backward_prop",),
+        why="A backward_prop that is right only if it could remount the Python packages read-write and "
+            "write a file among them (a .pth there would run as root in every later grading run).",
+        twin={"backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}),
+    Attack("ptrace_the_zygote", {"compute_gradients": _cell(_GRADIENTS_OK, r"""
+        import ctypes
+        import os
+
+        _REACHED = {}
+
+
+        def _reach_the_zygote():
+            # Attach to the parent process (and let go at once), or open its memory.
+            if "answer" not in _REACHED:
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+                parent = os.getppid()
+                attached = libc.ptrace(16, parent, None, None) == 0  # PTRACE_ATTACH
+                if attached:
+                    libc.ptrace(17, parent, None, None)  # PTRACE_DETACH
+                try:
+                    with open(os.path.join(os.sep, "proc", str(parent), "mem"), "rb"):
+                        readable = True
+                except OSError:
+                    readable = False
+                _REACHED["answer"] = attached or readable
+            return _REACHED["answer"]
+
+
+        def compute_gradients(dldhs, f, zs, hs):
+            if _reach_the_zygote():
+                return _right_gradients(dldhs, f, zs, hs)
+            return _wrong_gradients(dldhs, f, zs, hs)
+        """)}, wrong=("compute_gradients",),
+        why="A compute_gradients that is right only if it can ptrace the zygote or open its memory "
+            "(from where it could tamper with later submissions).",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+    Attack("user_namespace_gradients", {"compute_gradients": _cell(_GRADIENTS_OK, r"""
+        import ctypes
+
+        _UNSHARED = {}
+
+
+        def _own_namespace():
+            # A user namespace of its own, in which it would hold every capability.
+            if "answer" not in _UNSHARED:
+                libc = ctypes.CDLL(None, use_errno=True)
+                _UNSHARED["answer"] = libc.unshare(0x10000000) == 0  # CLONE_NEWUSER
+            return _UNSHARED["answer"]
+
+
+        def compute_gradients(dldhs, f, zs, hs):
+            if _own_namespace():
+                return _right_gradients(dldhs, f, zs, hs)
+            return _wrong_gradients(dldhs, f, zs, hs)
+        """)}, wrong=("compute_gradients",),
+        why="A compute_gradients that is right only if its process can make a user namespace of its own.",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+    Attack("remember_in_dev_shm", {"compute_gradients": _remembering(
+        _IN_A_FILE.format(folder="/dev/shm", name="kit-remember-shm"), "")}, wrong=("compute_gradients",),
+        why="A compute_gradients that is right only in a process that finds a file an earlier process "
+            "of the same submission left in /dev/shm (the first one leaves it and exits).",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+    Attack("remember_in_zygote_mpl", {"compute_gradients": _remembering(
+        _IN_A_FILE.format(folder="/zygote", name="mpl/kit-remember"), "")}, wrong=("compute_gradients",),
+        why="A compute_gradients that is right only in a process that finds a file an earlier process "
+            "left in matplotlib's folder /zygote/mpl (the first one leaves it and exits).",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+    Attack("remember_in_a_closed_folder", {"compute_gradients": _remembering(r"""
+        import os
+        import tempfile
+
+        _FOLDER = os.path.join(tempfile.gettempdir(), "kit-remember-closed")
+
+
+        def _recall():
+            try:
+                os.chmod(_FOLDER, 0o700)  # it closed the folder so that no one could empty it
+            except OSError:
+                return False
+            return os.path.exists(os.path.join(_FOLDER, "trace"))
+        """, r"""
+        def _remember():
+            try:
+                os.makedirs(_FOLDER, exist_ok=True)
+                with open(os.path.join(_FOLDER, "trace"), "w") as handle:
+                    handle.write("remembered")
+                os.chmod(_FOLDER, 0)
+            except OSError:
+                pass
+        """)}, wrong=("compute_gradients",),
+        why="A compute_gradients that is right only in a process that finds a file an earlier process left "
+            "in a folder under the temporary folder it closed with chmod 000 (the first one leaves it, exits).",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+    Attack("remember_in_sysv_memory", {"compute_gradients": _remembering(r"""
+        import ctypes
+
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+        _KEY = 0x6B697401
+
+
+        def _recall():
+            return _LIBC.shmget(_KEY, 0, 0) >= 0
+        """, r"""
+        def _remember():
+            _LIBC.shmget(_KEY, 4096, 0o1000 | 0o600)  # IPC_CREAT: it outlives the process
+        """)}, wrong=("compute_gradients",),
+        why="A compute_gradients that is right only in a process that finds a SysV shared memory segment "
+            "an earlier process of the same submission made (the first one makes it and exits).",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
                                + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
-                               + KIT_PATCHES)
+                               + KIT_PATCHES + PRIVILEGE_PROBES)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,13 @@ if ! command -v bwrap >/dev/null 2>&1; then
     || echo "setup.sh: note: bubblewrap could not be installed; student code will run under limits only"
 fi
 
+# The sandbox's seccomp filter needs libseccomp (present on Gradescope's Ubuntu images); no
+# sandbox starts without it.
+if ! python3 -c 'import ctypes; ctypes.CDLL("libseccomp.so.2")' 2>/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp2) >/dev/null 2>&1 \
+    || echo "setup.sh: note: libseccomp2 could not be installed; student code cannot be graded"
+fi
+
 user=$(python3 -c 'import json; print(json.load(open("gradescope.json"))["user"])')
 if ! id -u "$user" >/dev/null 2>&1; then
   if ! useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"; then

@@ -6,6 +6,12 @@ no source/, solutions/ or gradebook, no other submission, no network. Without bu
 runs in an empty temporary folder with the same resource limits, and says loudly that student
 code could then read any file this user can.
 
+Student code never runs with privileges (confine.py): whoever starts the grader, the zygote
+drops every capability, sets no_new_privs and loads a seccomp filter before it forks a child.
+When the grader is root, bubblewrap runs without a user namespace (in one, the sandbox's uid
+would still be root's to the kernel, which RLIMIT_NPROC does not bind) and the zygote becomes
+nobody inside it; in limits-only mode it becomes nobody once it has pre-warmed.
+
 Run as root, a zygote can also be started under an unprivileged user (`user`), so that what
 that user may not read or write (folders closed to it by their permissions) stays out of reach
 whether or not bubblewrap works; the Gradescope runner does this.
@@ -24,7 +30,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import wire
+from . import confine, wire
 
 KIT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +38,7 @@ KIT = Path(__file__).resolve().parents[2]
 SANDBOX_FILES = (
     "autograder/__init__.py", "autograder/calls.py", "autograder/executor.py", "autograder/stand_ins.py",
     "autograder/sandbox/__init__.py", "autograder/sandbox/wire.py", "autograder/sandbox/worker.py",
+    "autograder/sandbox/confine.py",
     "solutions/__init__.py", "solutions/helpers.py",
 )
 
@@ -45,7 +52,8 @@ class Limits:
 
     seconds: wall-clock limit of one call into student code (and of one notebook cell);
     cpu_seconds: CPU time for the whole submission; memory_mb: address space on top of the
-    pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads);
+    pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads, which
+    the child's seccomp filter also refuses);
     file_mb: largest file it may write; scratch_mb: all it may write, in all its writable
     places together (under bubblewrap: /tmp, /zygote and /dev/shm are tmpfs of bounded size).
     """
@@ -81,6 +89,20 @@ def _account(user: str | None) -> pwd.struct_passwd | None:
                            f"(useradd --system {user}) or choose another") from None
 
 
+def _open_parents(targets: tuple[str, ...]) -> list[str]:
+    """bubblewrap arguments that make the folders above each bind target traversable (it would
+    make them mode 700, root's, closed to the zygote once it is nobody)."""
+    made: list[str] = []
+    for target in targets:
+        parent = os.path.dirname(os.path.normpath(target))
+        chain = []
+        while parent not in ("/", "") and parent.split("/")[1] not in ("usr", "bin", "lib", "lib64", "sbin"):
+            chain.insert(0, parent)
+            parent = os.path.dirname(parent)
+        made += [folder for folder in chain if folder not in made]
+    return [arg for folder in made for arg in ("--perms", "0755", "--dir", folder)]
+
+
 class Zygote:
     """One pre-warmed sandboxed interpreter, forking a child per submission.
 
@@ -91,6 +113,9 @@ class Zygote:
     def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None):
         self.kit_copy, self.use_bwrap, self.limits = kit_copy, use_bwrap, limits
         self.account = _account(user)
+        # Who student code runs as: the named user, nobody when we are root, else ourselves.
+        self.uid, self.gid = ((self.account.pw_uid, self.account.pw_gid) if self.account else
+                              (confine.NOBODY, confine.NOBODY) if os.geteuid() == 0 else (os.geteuid(), os.getegid()))
         self.proc: subprocess.Popen | None = None
         self.private_tmp: str | None = None
         self.start()
@@ -104,20 +129,29 @@ class Zygote:
                   or k == "OPENBLAS_L2_SIZE"}}
         if not self.use_bwrap:
             self.private_tmp = tempfile.mkdtemp(prefix="kit-sandbox-")
-            if self.account:
-                os.chown(self.private_tmp, self.account.pw_uid, self.account.pw_gid)
+            os.mkdir(self.private_tmp + "-mpl", 0o700)
+            if os.geteuid() == 0:  # the zygote's, once it is no longer root
+                for folder in (self.private_tmp, self.private_tmp + "-mpl"):
+                    os.chown(folder, self.uid, self.gid)
             self._env = {**env, "TMPDIR": self.private_tmp, "MPLCONFIGDIR": self.private_tmp + "-mpl",
-                         "KIT_SANDBOX": "limits"}
+                         "KIT_SANDBOX": "limits", "KIT_PARENT": str(os.getpid())}
             return [python, "-S", "-E", "-c", BOOTSTRAP, str(fd), str(self.kit_copy), site]
         self._env = None
         sizes = self.limits.tmpfs_sizes()
+        # As root: every namespace but the user's (the zygote drops root itself); otherwise all
+        # of them, the user's included, which bubblewrap needs to work unprivileged.
+        if os.geteuid() == 0 and self.account is None:
+            namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        else:
+            namespaces = ["--unshare-all", "--cap-drop", "ALL"]
         # Every writable place is a tmpfs of bounded size (host memory otherwise); /dev itself,
         # a tmpfs bubblewrap makes without a size, is read-only once its nodes exist.
-        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+        args = ["bwrap", *namespaces, "--die-with-parent", "--new-session", "--clearenv",
                 "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
                 "--size", str(sizes["/dev/shm"]), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
                 "--size", str(sizes["/tmp"]), "--tmpfs", "/tmp",
                 "--size", str(sizes["/zygote"]), "--tmpfs", "/zygote", "--chdir", "/tmp",
+                *_open_parents((sys.base_prefix, "/kit/site", "/kit/code")),
                 "--ro-bind", sys.base_prefix, sys.base_prefix,
                 "--ro-bind", site, "/kit/site", "--ro-bind", str(self.kit_copy), "/kit/code"]
         for link in ("bin", "lib", "lib64", "sbin"):
@@ -127,7 +161,9 @@ class Zygote:
                 args += ["--ro-bind", f"/{link}", f"/{link}"]
         for key, value in {**env, "KIT_SANDBOX": "bwrap", "MPLCONFIGDIR": "/zygote/mpl"}.items():
             args += ["--setenv", key, value]
-        return args + ["--", python, "-S", "-E", "-c", BOOTSTRAP, str(fd), "/kit/code", "/kit/site"]
+        # Last: the root bubblewrap made, with every mount point in it, becomes read-only too.
+        return args + ["--remount-ro", "/", "--", python, "-S", "-E", "-c", BOOTSTRAP, str(fd), "/kit/code",
+                       "/kit/site"]
 
     def start(self) -> None:
         # One message per packet: a late `kill` never runs into the next `fork`.
@@ -225,16 +261,19 @@ class Pool:
 
     def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None):
         self.use_bwrap = resolve(sandbox) == "bwrap"
+        missing = confine.available()
+        if missing is not None:
+            raise SandboxError(f"student code cannot be confined: {missing}")
         self.kit_copy = Path(tempfile.mkdtemp(prefix="kit-public-"))
         for name in SANDBOX_FILES:
             target = self.kit_copy / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(KIT / name, target)
-        if user is not None:  # another user's zygote reads the copy; it holds public code only
-            for folder in (self.kit_copy, *(p for p in self.kit_copy.rglob("*") if p.is_dir())):
-                os.chmod(folder, 0o755)
-            for name in SANDBOX_FILES:
-                os.chmod(self.kit_copy / name, 0o644)
+        # Another user's zygote (or a root one become nobody) reads the copy: public code only.
+        for folder in (self.kit_copy, *(p for p in self.kit_copy.rglob("*") if p.is_dir())):
+            os.chmod(folder, 0o755)
+        for name in SANDBOX_FILES:
+            os.chmod(self.kit_copy / name, 0o644)
         self.zygotes: list[Zygote] = []
         try:
             for _ in range(workers):

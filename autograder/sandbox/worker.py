@@ -7,6 +7,12 @@ until told to exit or until it dies (or the grader asks the zygote to kill it). 
 reports how the child ended, then removes everything the child left behind (processes and
 files), so no submission can affect the next one.
 
+Privileges go before any student code runs (confine.py): the zygote is never root (a root
+zygote becomes nobody: at once under bubblewrap, after pre-warming in limits-only mode, whose
+Python may live where nobody cannot read), holds no capability, has no_new_privs, cannot be
+read through /proc or ptrace, and runs under a seccomp filter; each child adds its own filter
+(no new processes unless the limits allow them, no signals to others) and dies with the zygote.
+
 Nothing here judges anything. The child only calls student functions on the arguments the
 grader sent and sends back what they returned. The collaborators it hands them are the
 notebook's own public stand-ins (tanh, identity, logistic, double, half_squares), or graded
@@ -32,19 +38,43 @@ from solutions import helpers
 from ..calls import StudentError, to_plain
 from ..executor import Executor, quiet
 from ..stand_ins import PUBLIC
-from . import wire
+from . import confine, wire
 
 SANDBOXED = os.environ.get("KIT_SANDBOX") == "bwrap"
-# Folders a child may write to besides its temporary folder; emptied after every submission.
-SCRATCH = ("/zygote",)
+# Every place a child may write to, emptied before the first child and after each one (in
+# limits-only mode: the zygote's private temporary and matplotlib folders).
+SCRATCH = ("/tmp", "/dev/shm", "/zygote") if SANDBOXED else ()
+# Modules a student plausibly imports, loaded before a root zygote in limits-only mode becomes
+# nobody (afterwards its Python may be unreadable); cheap enough to load everywhere.
+PREWARMED = ("math", "cmath", "functools", "itertools", "collections", "copy", "random", "time", "statistics",
+             "operator", "fractions", "decimal", "numbers", "string", "re", "json", "heapq", "bisect", "array",
+             "dataclasses", "typing", "textwrap", "pprint", "datetime", "io", "struct", "warnings", "enum",
+             "numpy.random", "numpy.linalg", "numpy.fft", "numpy.polynomial")
+_ZYGOTE_PID = 0  # the zygote's pid, which a child checks is still its parent
 
 
-def prewarm() -> None:
-    """Import what every submission needs, once, before any fork."""
+def prewarm(plot: bool = False) -> None:
+    """Import what every submission needs, once, before any fork; `plot`: draw a figure too,
+    so that the backend and fonts are loaded as well."""
+    import importlib
+
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot as plt
+
+    for name in PREWARMED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    if plot:
+        import io
+
+        figure, axes = plt.subplots()
+        axes.plot([0.0, 1.0], [1.0, 0.0], label="loss")
+        axes.set_title("$x^2$ loss")
+        axes.legend()
+        figure.savefig(io.BytesIO(), format="png")
+        plt.close(figure)
 
 
 class Callback:
@@ -77,6 +107,7 @@ def _limit(kind: int, value: int) -> None:
 
 
 def _apply_limits(limits: dict) -> None:
+    confine.die_with_parent(_ZYGOTE_PID)
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
     _limit(resource.RLIMIT_FSIZE, int(limits["file_mb"]) * 2**20)
@@ -87,6 +118,8 @@ def _apply_limits(limits: dict) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    os.close(null)
+    confine.confine_child(int(limits["processes"]))
 
 
 def _vm_size() -> int:
@@ -222,10 +255,24 @@ def _describe(status: int) -> str:
     return f"the submission's process exited with status {os.WEXITSTATUS(status)}"
 
 
-def _empty(folder: str, keep: set[str] = frozenset()) -> None:
+def _unlock(folder: str) -> None:
+    """Make every folder under `folder` listable and writable again: the child runs as the
+    zygote's uid and may have closed some to keep them from being emptied."""
+    stack = [folder]
+    while stack:
+        path = stack.pop()
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+            with os.scandir(path) as entries:
+                stack += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+
+
+def _empty(folder: str) -> None:
+    """Remove everything inside `folder` (never following a link)."""
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return
+    _unlock(folder)
     for entry in os.listdir(folder):
-        if entry in keep:
-            continue
         path = os.path.join(folder, entry)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -234,18 +281,16 @@ def _empty(folder: str, keep: set[str] = frozenset()) -> None:
                 os.unlink(path)
 
 
-def _clean_up(kept: dict[str, set[str]]) -> None:
-    """Remove what the child left: its files (the temp folder is private to this zygote, and
-    the scratch folders keep only what the zygote put there) and, in the sandbox, every other
-    process."""
+def _clean_up(scratch: tuple[str, ...]) -> None:
+    """Remove what the child left: every file in every place it could write to (all private to
+    this zygote) and, in the sandbox, every other process."""
     if SANDBOXED:
         try:
             os.kill(-1, signal.SIGKILL)  # in our PID namespace: everyone but us and its init
         except ProcessLookupError:
             pass
-    _empty(tempfile.gettempdir())
-    for folder, keep in kept.items():
-        _empty(folder, keep)
+    for folder in scratch:
+        _empty(folder)
 
 
 def _wait(ctrl: socket.socket, pid: int) -> int:
@@ -266,9 +311,26 @@ def _wait(ctrl: socket.socket, pid: int) -> int:
 
 def main() -> None:
     # The control socket carries one message per packet (SOCK_SEQPACKET), each unprefixed.
+    global _ZYGOTE_PID
     ctrl = socket.socket(fileno=int(sys.argv[1]))
-    prewarm()
-    kept = {folder: set(os.listdir(folder)) for folder in SCRATCH if SANDBOXED and os.path.isdir(folder)}
+    scratch = SCRATCH or (tempfile.gettempdir(), os.environ["MPLCONFIGDIR"])
+    if SANDBOXED:
+        if os.geteuid() == 0:  # bubblewrap's tmpfs places are root's: hand them to nobody
+            for folder in scratch:
+                os.chown(folder, confine.NOBODY, confine.NOBODY)
+        confine.drop_root()
+        prewarm()
+    else:
+        prewarm(plot=os.geteuid() == 0)
+        for folder in scratch:  # files made as root could not be removed once nobody
+            _empty(folder)
+        confine.drop_root()
+    parent = os.environ.get("KIT_PARENT")
+    confine.die_with_parent(int(parent) if parent else None)
+    confine.confine_zygote()
+    _ZYGOTE_PID = os.getpid()
+    for folder in scratch:  # the first child finds them as empty as every later one
+        _empty(folder)
     ctrl.send(wire.encode({"op": "ready", "pid": os.getpid()}))
     while True:
         try:
@@ -294,7 +356,7 @@ def main() -> None:
         for fd in fds:
             os.close(fd)
         status = _wait(ctrl, pid)
-        _clean_up(kept)
+        _clean_up(scratch)
         ctrl.send(wire.encode({"op": "exited", "status": _describe(status)}))
 
 
