@@ -99,9 +99,13 @@ def bound_results(results: list, reason: str | None, cell_errors: list) -> tuple
     Budget (new objects; scores and details unchanged). Shapes: see autograder.grading."""
     budget = Budget()
     reason = budget.take_optional(reason)
-    bounded = [replace(r, visible_failure=budget.take_optional(r.visible_failure),
-                       checks=[replace(c, message=budget.take(c.message)) for c in r.checks])
-               for r in results]
+    bounded = []
+    for result in results:
+        failure = budget.take_optional(result.visible_failure)
+        checks = [check if message == check.message else replace(check, message=message)
+                  for check, message in ((c, budget.take(c.message)) for c in result.checks)]
+        same = failure == result.visible_failure and all(a is b for a, b in zip(checks, result.checks))
+        bounded.append(result if same else replace(result, visible_failure=failure, checks=checks))
     return bounded, reason, budget.items(cell_errors)
 
 
