@@ -7,7 +7,6 @@ results, or without grades at all, says so instead of being passed over.
 """
 
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -145,7 +144,7 @@ def write_gradescope(root: Path, target: Path) -> Path:
     for student, sub in submissions.items():
         folder = target / student
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(json.dumps(
+        (folder / "results.json").write_bytes(untrusted.json_bytes(
             gradescope_results(sub.scores, _results(root, student), sub.penalty), indent=1))
     students = _students(root)
     ungraded = [s for s in students if s not in submissions]

@@ -7,14 +7,15 @@ it returned, file names, prints) is untrusted. Before it is recorded it becomes 
 UTF-8 bytes decoded with replacement), bounded per item (ITEM_CHARS, with a visible marker of
 how much was cut) and per submission (Budget), so that no page or result of one student grows
 past a few hundred KiB whatever the submission prints or raises. Writers then escape it for
-where it goes: `html` for pages, `code_span`/`code_block` for Markdown (Gradescope), and JSON
-needs nothing more than valid text.
+where it goes: `html` for pages, `code_span`/`code_block` for Markdown (Gradescope), and
+`json_bytes` for JSON as UTF-8 (valid text needs no more).
 
 All of it is idempotent: text that already went through `text` comes out unchanged, so a writer
 may bound again what it reads back (results written by an older kit) at no risk.
 """
 
 import html as _html
+import json
 import re
 from dataclasses import replace
 
@@ -75,6 +76,7 @@ class Budget:
         self.left = chars
 
     def take(self, value, limit: int = ITEM_CHARS) -> str:
+        value = _as_text(value)
         allowed = min(limit, self.left)
         if allowed < 2 * _MARKER_ROOM and len(value) > allowed:
             return self.SPENT
@@ -152,3 +154,9 @@ def code_block(value, limit: int = ITEM_CHARS) -> str:
     value = text(value, limit)
     fence = _fence(value, 3)
     return f"{fence}\n{value}\n{fence}"
+
+
+def json_bytes(value, **dumps) -> bytes:
+    """value as JSON in UTF-8, its text unescaped (at most 4 bytes a character where ASCII
+    escapes would take up to 12); a lone surrogate anywhere becomes "?" rather than an error."""
+    return json.dumps(value, ensure_ascii=False, **dumps).encode("utf-8", "replace")

@@ -33,7 +33,8 @@ PLANTED = ("<script>alert('planted')</script><img src=x onerror=alert('planted')
            "```````\n\n<img src=x onerror=alert('planted')>\n\n")
 # Text that must never be live: outside code in Markdown, or as markup in HTML.
 MARKERS = ("planted", "onerror", "javascript:", "<script", "25 / 25")
-UNENCODABLE = "\ud800 lone \udfff \x00 NUL \x1b[2J \x85 \u202e override " + bytes(range(256)).decode("latin-1")
+UNENCODABLE = ("\ud800 lone \udfff \x00 NUL \x1b[2J \x85 \u202e override \U0001f600\U0001f4af "
+               + bytes(range(256)).decode("latin-1"))
 MiB = 2**20
 
 
@@ -45,6 +46,7 @@ def test_text_is_valid_utf8_without_controls():
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", out)
     assert out.endswith("\nnext\tline") and "NUL" in out and untrusted.REPLACEMENT in out
     assert untrusted.text(b"caf\xc3\xa9 \xff\xfe bytes") == "café \ufffd\ufffd bytes"
+    assert json.loads(untrusted.json_bytes({"k": "\ud800 \U0001f600"}).decode("utf-8")) == {"k": "? \U0001f600"}
 
 
 def test_huge_text_is_capped_with_a_marker_and_capping_again_changes_nothing():

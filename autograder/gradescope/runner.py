@@ -186,7 +186,7 @@ def results_json(outcome: Outcome, hidden_visibility: str) -> dict:
 def write_results(folder: Path, results: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "results.json.partial"
-    partial.write_text(json.dumps(results, indent=1))
+    partial.write_bytes(untrusted.json_bytes(results, indent=1))
     os.replace(partial, folder / "results.json")
 
 
