@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from . import untrusted
+
 
 @dataclass(frozen=True)
 class Own:
@@ -109,13 +111,24 @@ def to_plain(value, depth: int = 0):
         if len(value) > MAX_ITEMS:
             return Invalid(f"a list of {len(value)} items")
         return [to_plain(item, depth + 1) for item in value]
-    return Invalid("None" if value is None else f"a {type(value).__name__}")
+    # A class's name is the student's text: any length, any characters.
+    return Invalid("None" if value is None else f"a {untrusted.text(type(value).__name__, 200)}")
 
 
 _NUMBERS = re.compile(r"-?\d*\.\d+(?:[eE][-+]?\d+)?|\d{5,}")
+# How much of a message is read at most, per character shown: a message of megabytes costs the
+# grader no more than its start.
+_READ_PER_SHOWN = 8
 
 
-def scrub(text: str, limit: int = 300) -> str:
-    """Student-made text (an exception's message) without decimal numbers or long digit runs:
-    whatever a function prints about its arguments, hidden inputs do not reach feedback."""
-    return _NUMBERS.sub("…", str(text))[:limit]
+def scrub(text, limit: int = 300) -> str:
+    """Student-made text (an exception, or its message) without decimal numbers or long digit
+    runs, made safe and bounded by autograder.untrusted: whatever a function prints about its
+    arguments, hidden inputs do not reach feedback."""
+    text = text if isinstance(text, str) else str(text)
+    most = _READ_PER_SHOWN * limit
+    if len(text) <= most:
+        return untrusted.text(_NUMBERS.sub("…", untrusted.clean(text)), limit)
+    # Read up to `most`, but not into a number there: its start alone may not look like one.
+    shown = _NUMBERS.sub("…", untrusted.clean(text[:most].rstrip("0123456789.")))
+    return f"{shown[:max(0, limit - 48)]} … (cut: {len(text):,} characters in all)"

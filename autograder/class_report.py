@@ -8,7 +8,6 @@ inside the page.
 """
 
 import base64
-import html
 import io
 import json
 import re
@@ -16,7 +15,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from . import course, records, spec
+from . import course, records, spec, untrusted
 from .report import column_points
 
 STYLE = """
@@ -39,8 +38,15 @@ window.addEventListener('load', function () {
 """
 
 
-def _esc(text) -> str:
-    return html.escape(str(text))
+def _esc(text, limit: int = untrusted.ITEM_CHARS) -> str:
+    return untrusted.html(text, limit)
+
+
+# The page stays readable (and small) for any class: the most common mistakes, and so many names
+# a row; the data (gather) keeps them all.
+MAX_MISTAKE_ROWS = 200
+MAX_NAMES = 100
+REASON_CHARS = 500
 
 
 def _png(fig) -> str:
@@ -118,11 +124,66 @@ def gradient_plot(errors: dict[str, dict[str, list[float]]]) -> str | None:
 
 
 NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
+# A message is grouped by its start: this much of it is read (the kit's own messages are shorter),
+# and a diagnosis shows at most DIAGNOSIS_CHARS.
+READ_CHARS = 2000
+DIAGNOSIS_CHARS = 300
+# Each step below reads the text in one pass: none retries a long stretch of it from each of its
+# characters, as a backtracking pattern would (a class name of 150,000 "[" once took minutes).
+_PARENS = re.compile(r"\([#, ]*\)")
+_BRACKET_RUN = re.compile(r"[#,. \n\[\]]+")
+
+
+def _up_to_close(text: str, openers: tuple[str, ...], keep_inside: bool) -> str:
+    """Each opener and what follows it up to the next ")" replaced by nothing (or by what was
+    between them), from left to right, as re.sub of the opener, then [^)]* and ")" would, in one pass: when
+    no ")" follows an opener, none follows any later one either."""
+    out, at = [], 0
+    upcoming = {opener: text.find(opener) for opener in openers}
+    while True:
+        for opener, found in upcoming.items():
+            if 0 <= found < at:
+                upcoming[opener] = text.find(opener, at)
+        found = [(where, opener) for opener, where in upcoming.items() if where >= 0]
+        if not found:
+            break
+        start, opener = min(found)
+        close = text.find(")", start + len(opener))
+        if close < 0:
+            break
+        out += [text[at:start], text[start + len(opener):close] if keep_inside else ""]
+        at = close + 1
+    return "".join(out) + text[at:]
+
+
+def _shapes(text: str) -> str:
+    """Shapes and arrays of numbers (once numbers are #) as "…", but not single indices such as
+    dldhs[#]: within each run of the characters they are made of, from its first "[" to its last
+    "]" (one scan, where a pattern for it would search backwards from every "[")."""
+    text = _PARENS.sub(lambda m: m.group() if m.group() == "(#)" else "…", text)
+
+    def collapse(run: re.Match) -> str:
+        part = run.group()
+        first, last = part.find("["), part.rfind("]")
+        if first < 0 or last < first or part[first:last + 1] == "[#]":
+            return part
+        return part[:first] + "…" + part[last + 1:]
+
+    return _BRACKET_RUN.sub(collapse, text)
+
+
+def _without_got(text: str) -> str:
+    """text without ", got ..." from its first occurrence in the last line to the line's end."""
+    body, end = (text[:-1], "\n") if text.endswith("\n") else (text, "")
+    at = body.find(", got ", body.rfind("\n") + 1)
+    return text if at < 0 else body[:at] + end
 
 
 def diagnosis(message: str) -> str:
     """A failed check's or visible test's message reduced to its diagnosis: the stable key by which
-    mistakes are grouped (network sizes, activations, numbers and shapes taken out)."""
+    mistakes are grouped (network sizes, activations, numbers and shapes taken out). Linear in the
+    message's length, and reads at most READ_CHARS of it."""
+    message = untrusted.clean(message[:READ_CHARS])
     if "NotImplementedError" in message:
         return "not written yet (the stub still raises NotImplementedError)"
     if "did not finish" in message:
@@ -138,13 +199,13 @@ def diagnosis(message: str) -> str:
     else:
         text = re.sub(r"^visible test failed: ", "", message)
         text = re.sub(r" for an? [\d-]+ network with \w+|for an? [\d-]+ network with \w+, ", "", text)
-        text = re.sub(r"\(relative error[^)]*\)|\(a correct gradient gives[^)]*\)", "", text)
-        text = re.sub(r"array\(([^)]*)\)", r"\1", text)
-        text = re.sub(r", got .*$", "", text) if "; " not in text else text
+        text = _up_to_close(text, ("(relative error", "(a correct gradient gives"), keep_inside=False)
+        text = _up_to_close(text, ("array(",), keep_inside=True)
+        text = _without_got(text) if "; " not in text else text
     text = NUMBER.sub("#", text)
-    # Shapes and arrays of numbers, not single indices such as dldhs[#].
-    text = re.sub(r"\([#, ]*\)|\[[#,. \n\[\]]*\]", lambda m: m.group() if m.group() in ("[#]", "(#)") else "…", text)
-    return re.sub(r"\s+([;,])", r"\1", re.sub(r"\s+", " ", text)).strip(" ;,")
+    text = _shapes(text)
+    text = re.sub(r"\s+([;,])", r"\1", re.sub(r"\s+", " ", text)).strip(" ;,")
+    return text if len(text) <= DIAGNOSIS_CHARS else text[:DIAGNOSIS_CHARS] + " …"
 
 
 def _gradient_advice(details: dict) -> list[str]:
@@ -202,6 +263,7 @@ def gather(root: Path) -> dict:
         if any(v is None for v in sub.scores.values()):
             not_graded[student] = "needs manual grading: nbgrader could not run the notebook"
         results = records.read_results(root, student)
+        results = results if results is None else untrusted.bound_summary(results)  # an older kit's too
         why = "no results from the kit's grader" if results is None else records.disagreement(results, sub.auto_scores)
         if why:
             without_results[student] = why
@@ -270,17 +332,21 @@ def render(data: dict) -> str:
                  "or visible test (numbers, shapes and networks taken out), counted once per student; only "
                  "cells the gradebook scores below full marks count.</p><table id='mistakes'><thead><tr><th>#</th>"
                  "<th>function</th><th>diagnosis</th><th>students</th><th>who (cells)</th></tr></thead><tbody>")
-    for rank, mistake in enumerate(data["mistakes"], 1):
-        who = ", ".join(mistake["students"])
+    for rank, mistake in enumerate(data["mistakes"][:MAX_MISTAKE_ROWS], 1):
+        names = mistake["students"]
+        who = ", ".join(names[:MAX_NAMES]) + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
         parts.append(f"<tr><td class='n'>{rank}</td><td><code>{_esc(mistake['function'])}</code></td>"
                      f"<td>{_esc(mistake['diagnosis'])}</td><td class='n count'>{len(mistake['students'])}</td>"
-                     f"<td class='who'>{_esc(who)}<br>({_esc(', '.join(mistake['cells']))})</td></tr>")
+                     f"<td class='who'>{_esc(who, len(who))}<br>({_esc(', '.join(mistake['cells']))})</td></tr>")
     parts.append("</tbody></table>")
+    if len(data["mistakes"]) > MAX_MISTAKE_ROWS:
+        parts.append(f"<p class='note'>{len(data['mistakes']) - MAX_MISTAKE_ROWS} less common diagnoses "
+                     "are not listed.</p>")
     parts.append("<h2>Not graded</h2>")
     if data["not_graded"] or data["without_results"]:
         parts.append("<table id='ungraded'><thead><tr><th>student</th><th>why</th></tr></thead><tbody>")
         for student, why in sorted({**data["without_results"], **data["not_graded"]}.items()):
-            parts.append(f"<tr><td>{_esc(student)}</td><td>{_esc(why)}</td></tr>")
+            parts.append(f"<tr><td>{_esc(student)}</td><td>{_esc(why, REASON_CHARS)}</td></tr>")
         parts.append("</tbody></table>")
     else:
         parts.append("<p>Every submission was graded.</p>")

@@ -7,13 +7,12 @@ results, or without grades at all, says so instead of being passed over.
 """
 
 import csv
-import json
 import sys
 from pathlib import Path
 
 from solutions.helpers import gradient_diagnosis, training_diagnosis
 
-from . import course, records, spec
+from . import course, records, spec, untrusted
 from .gradebook import cell_messages
 from .report import column_points
 
@@ -31,12 +30,16 @@ def _students(root: Path) -> list[str]:
     return sorted(known | {p.parent.name for p in (root / "submitted").glob(f"*/{spec.ASSIGNMENT}") if p.is_dir()})
 
 
+# A spreadsheet cell says why in a line or two.
+STATUS_CHARS = 500
+
+
 def status(scores: dict | None, results: dict | None) -> str | None:
     """Why a student has no real score, or None when the scores stand."""
     if scores is None:
         return "no submission graded"
     if results and results.get("reason"):
-        return f"not graded: {results['reason']}"
+        return f"not graded: {untrusted.text(results['reason'], STATUS_CHARS)}".replace("\n", " ")
     if any(v is None for v in scores.values()):
         return "not graded: nbgrader could not run the notebook (needs manual grading)"
     return None
@@ -81,6 +84,9 @@ def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0,
                        hidden_visibility: str = "visible", details: bool = False) -> dict:
     """Gradescope's results.json for one submission: a test per cell, score and diagnosis.
 
+    Every output is Markdown in which what a submission wrote is only ever inside a code block
+    or span it cannot close (untrusted.code_block, code_span): Gradescope renders no markup of
+    the student's, whichever output format it applies.
     scores: grade_id -> points; results: the kit grader's results.json (gradebook.results_summary);
     penalty: nbgrader's late-submission penalty, subtracted from the score.
     hidden_visibility: Gradescope's visibility of the tests that run hidden checks (the others
@@ -89,6 +95,7 @@ def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0,
     """
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"Gradescope's visibility is one of {', '.join(VISIBILITIES)}, not {hidden_visibility!r}")
+    results = untrusted.bound_summary(results) if results else results
     cells = {c["grade_id"]: c for c in (results or {}).get("cells", [])}
     tests = []
     for test_cell in spec.TEST_CELLS:
@@ -101,16 +108,18 @@ def gradescope_results(scores: dict, results: dict | None, penalty: float = 0.0,
         tests.append({"name": f"{test_cell.grade_id}: {test_cell.about}",
                       "score": score, "max_score": test_cell.points,
                       "status": "passed" if passed else "failed",
-                      "output": "\n".join(lines),
+                      "output": untrusted.code_block("\n".join(lines), untrusted.SUBMISSION_CHARS),
+                      "output_format": "md",
                       "visibility": hidden_visibility if test_cell.checks else "visible"})
-    out = {"score": sum(t["score"] for t in tests) - penalty, "tests": tests}
+    out = {"score": sum(t["score"] for t in tests) - penalty, "tests": tests, "test_output_format": "md"}
     notes = []
     if penalty:
         notes.append(f"Late submission: {penalty:g} point(s) deducted.")
     if results and results.get("reason"):
-        notes.append(f"Your notebook could not be graded: {results['reason']}")
+        notes.append(f"Your notebook could not be graded: {untrusted.code_span(results['reason'])}")
     if notes:
         out["output"] = " ".join(notes)
+        out["output_format"] = "md"
     return out
 
 
@@ -135,7 +144,7 @@ def write_gradescope(root: Path, target: Path) -> Path:
     for student, sub in submissions.items():
         folder = target / student
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(json.dumps(
+        (folder / "results.json").write_bytes(untrusted.json_bytes(
             gradescope_results(sub.scores, _results(root, student), sub.penalty), indent=1))
     students = _students(root)
     ungraded = [s for s in students if s not in submissions]

@@ -4,12 +4,13 @@ Built from the kit grader's results (autograded/<student>/<assignment>/results.j
 gradebook's scores: per test what it checked, the points, and a diagnosis; the training loss
 against the reference's as a PNG inside the page; the gradient check's relative errors per
 layer. Hidden test code and hidden inputs never reach the page: checks word their messages
-without them and student-made text is scrubbed of numbers (calls.scrub).
+without them and student-made text is scrubbed of numbers (calls.scrub). Every text on the page
+is bounded and escaped by autograder.untrusted, so a page stays small and holds no markup a
+submission wrote, whatever it raised or printed.
 """
 
 import base64
 import datetime
-import html
 import io
 import os
 import secrets
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from solutions.helpers import gradient_diagnosis, training_diagnosis
 
-from . import course, records, spec
+from . import course, records, spec, untrusted
 from .gradebook import cell_messages
 from .report import column_points
 
@@ -47,7 +48,7 @@ window.addEventListener('load', function () {
 
 
 def _esc(text) -> str:
-    return html.escape(str(text))
+    return untrusted.html(text)
 
 
 def loss_plot(losses: list[float], reference: list[float]) -> bytes:
@@ -127,6 +128,7 @@ def summary_rows(scores: dict[str, float | None]) -> list[tuple[str, float, floa
 
 def render(student: str, results: dict, scores: dict[str, float | None], late=None) -> str:
     """The feedback page of one student (HTML text). late: course.Submission for the late notice."""
+    results = untrusted.bound_summary(results)  # also what an older kit wrote unbounded
     total = sum(v or 0.0 for v in scores.values())
     penalty = late.penalty if late else 0.0
     score_line = f"Score: {total - penalty:g} / {spec.TOTAL_POINTS}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, records, spec
+from . import course, records, spec, untrusted
 from .gradebook import assign_late_penalty, late_penalties, record_scores, write_graded
 from .grading import CellResult, grade_cells
 from .notebook_code import cells_to_run
@@ -34,6 +34,15 @@ class Outcome:
     reason: str | None = None
     cell_errors: list[str] = field(default_factory=list)
     grader_error: bool = False
+
+    def __post_init__(self):
+        self.bound()
+
+    def bound(self) -> None:
+        """Make its student-made text safe to record: valid, bounded per item and in all (every
+        Outcome on its way in; record_all again, for any text set since)."""
+        self.results, self.reason, self.cell_errors = untrusted.bound_results(self.results, self.reason,
+                                                                              self.cell_errors)
 
 
 def _zeros(reason: str) -> list[CellResult]:
@@ -114,6 +123,7 @@ def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outco
     late = late_penalties(coursedir.config)
     with Gradebook(coursedir.db_url) as gb:
         for outcome in outcomes:
+            outcome.bound()
             folder = todo[outcome.student]
             record_scores(gb, outcome.student, outcome.results, coursedir.get_existing_timestamp(str(folder)))
             assign_late_penalty(gb, outcome.student, late)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import spec
+from . import spec, untrusted
 from .grading import CellResult
 from .records import RESULTS  # noqa: F401  (re-exported: feedback and export read it from here)
 
@@ -79,20 +79,23 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
         target = folder / f"{spec.NOTEBOOK}.ipynb"
         if target.exists():
             os.chmod(target, 0o644)
-        nbformat.write(nb, target)
+        # The submission's own text may hold what UTF-8 cannot encode (lone surrogates): "?".
+        written = nbformat.writes(nb)
+        target.write_bytes((written if written.endswith("\n") else written + "\n").encode("utf-8", "replace"))
     write_results(folder, summary)
 
 
 def results_summary(results: list[CellResult], reason: str | None, cell_errors: list[str]) -> dict:
-    """What results.json holds: per cell its score, visible failure and checks (with details)."""
-    return {
+    """What results.json holds: per cell its score, visible failure and checks (with details),
+    every student-made text bounded (untrusted.bound_summary)."""
+    return untrusted.bound_summary({
         "assignment": spec.ASSIGNMENT, "reason": reason, "cell_errors": cell_errors,
         "score": sum(r.score for r in results), "max_score": spec.TOTAL_POINTS,
         "cells": [{"grade_id": r.grade_id, "points": r.points, "score": r.score,
                    "visible_failure": r.visible_failure,
                    "checks": [{"id": c.check_id, "passed": c.passed, "message": c.message, "details": c.details}
                               for c in r.checks]} for r in results],
-    }
+    })
 
 
 def write_results(folder: Path, summary: dict) -> None:

@@ -1,6 +1,6 @@
 """Tables for the terminal: points per student and function."""
 
-from . import spec
+from . import spec, untrusted
 
 
 def column_points() -> dict[str, list[str]]:
@@ -20,7 +20,8 @@ def score_table(scores: dict[str, dict[str, float | None]], students: list[str])
     rows = [head]
     for student in students:
         cells = scores.get(student, {})
-        row, total, flagged = [student], 0.0, False
+        # A folder's name, printed to a terminal: no escape sequences, nothing it cannot encode.
+        row, total, flagged = [untrusted.text(student, 100)], 0.0, False
         for ids in columns.values():
             got = [cells.get(g) for g in ids]
             flagged |= any(v is None for v in got)

@@ -2423,9 +2423,83 @@ PRIVILEGE_PROBES = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Hostile text: what the grader records and shows of a submission (names, messages, prints)
+# --------------------------------------------------------------------------------------------
+
+# Markup a page or a Markdown result must never make live: a script, an event handler, a
+# javascript: link, a bold fake score, and backticks to close any code span or fence around it.
+_PLANTED = ("<script>alert('planted')</script><img src=x onerror=alert('planted')> "
+            "[claim your points](javascript:alert('planted')) ` \n\n**Score: 25 / 25**\n\n"
+            "```````\n\n<img src=x onerror=alert('planted')>\n\n")
+_SIGMOID_UNWRITTEN = r"""
+def sigmoid(z):
+    raise ValueError("sigmoid is not written yet")
+"""
+
+HOSTILE_TEXT = (
+    Attack("huge_exception_class_name", {"sigmoid": _code(rf"""
+        _Planted = type("Planted" + "E" * 150000, (ValueError,), {{}})
+
+
+        def sigmoid(z):
+            raise _Planted({_PLANTED!r})
+        """)}, wrong=("sigmoid",),
+        why="A sigmoid that raises an exception whose class name is 150,000 characters long, its "
+            "message a script, an event handler, a javascript: link and a bold fake score.",
+        twin={"sigmoid": _code(_SIGMOID_UNWRITTEN)}),
+    Attack("megabytes_of_markup_raised", {"sigmoid": _code(rf"""
+        def sigmoid(z):
+            raise ValueError({_PLANTED!r} * 40000)
+        """)}, wrong=("sigmoid",),
+        why="A sigmoid whose error message is 4 MB of planted markup.",
+        twin={"sigmoid": _code(_SIGMOID_UNWRITTEN)}),
+    Attack("unencodable_text_raised", {"sigmoid": _code(r"""
+        _TEXT = ("\ud800 lone \udfff surrogates \x00 NUL \x1b[2J escape \x85\x9b C1 \u202e override "
+                 + bytes(range(256)).decode("latin-1") + "\udcff")
+
+
+        class _Unencodable(Exception):
+            pass
+
+
+        # A class name may hold neither NUL nor surrogates: it holds what it can.
+        _Unencodable.__name__ = "Bad\x1b[31m\x85\u202eName"
+
+
+        def sigmoid(z):
+            raise _Unencodable(_TEXT * 100)
+        """)}, wrong=("sigmoid",),
+        why="A sigmoid that raises an exception whose message holds lone surrogates, NUL, terminal "
+            "escapes, C1 controls and a bidirectional override (its class name all of them it can).",
+        twin={"sigmoid": _code(_SIGMOID_UNWRITTEN)}),
+    Attack("huge_type_name_returned", {"sigmoid": _code(rf"""
+        _Huge = type({_PLANTED!r} * 3000, (), {{}})
+
+
+        def sigmoid(z):
+            return _Huge(), _Huge()
+        """)}, wrong=("sigmoid",),
+        why="A sigmoid that returns objects of a class whose 750,000-character name is planted markup.",
+        twin={"sigmoid": _code(r"""
+        def sigmoid(z):
+            return None, None
+        """)}),
+    Attack("markup_cell_errors_and_prints", {"loss": _cell(rf"""
+        _Huge = type({_PLANTED!r} * 2000, (Exception,), {{}})
+        print({_PLANTED!r} * 20000)
+        """, _LOSS_OK, rf"""
+        raise _Huge({_PLANTED!r} * 20000 + "\ud800\x00")
+        """)}, wrong=(),
+        why="A correct loss in a cell that prints 2 MB of planted markup, then raises an exception "
+            "with a 500,000-character markup class name and a 2 MB message.",
+        twin={}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
                                + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
-                               + KIT_PATCHES + PRIVILEGE_PROBES)
+                               + KIT_PATCHES + PRIVILEGE_PROBES + HOSTILE_TEXT)
 
 
 # --------------------------------------------------------------------------------------------

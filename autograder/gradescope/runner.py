@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import spec
+from .. import spec, untrusted
 from ..export import gradescope_results
 from ..grade import Outcome, _zeros, grade_one
 from ..gradebook import results_summary
@@ -139,7 +139,7 @@ def grade(layout: Layout, config: dict) -> tuple[Outcome, str]:
             outcome = grade_one("submission", work, pool.zygotes[0], source, visible, limits)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return outcome, f"{notebook.relative_to(layout.submission)} graded under {how}"
+    return outcome, f"{untrusted.text(notebook.relative_to(layout.submission), 300)} graded under {how}"
 
 
 # When Gradescope shows the tests that run hidden checks, in the students' words.
@@ -148,12 +148,14 @@ SHOWN_LATER = {"after_published": "when the grades are published", "after_due_da
 
 
 def summary(outcome: Outcome, tests: list[dict], hidden_visibility: str) -> str:
-    """The results' top-level output (Markdown): points shown now, what comes later, what went wrong."""
+    """The results' top-level output (Markdown): points shown now, what comes later, what went wrong.
+    What the submission wrote (in the reason: its file names; its cells' errors) is shown only in
+    code spans it cannot close (untrusted.code_span)."""
     shown = [t for t in tests if t["visibility"] == "visible"]
     got, of = sum(t["score"] for t in shown), sum(t["max_score"] for t in shown)
     lines = []
     if outcome.reason:
-        lines.append(f"**Your notebook could not be graded:** {outcome.reason}\n")
+        lines.append(f"**Your notebook could not be graded:** {untrusted.code_span(outcome.reason)}\n")
     if len(shown) == len(tests):
         lines.append(f"**Score: {got:g} / {of:g}** on {len(tests)} tests.")
     else:
@@ -165,12 +167,13 @@ def summary(outcome: Outcome, tests: list[dict], hidden_visibility: str) -> str:
                  "(the same diagnoses as the course's feedback page).")
     if outcome.cell_errors:
         lines.append("\nErrors while running your notebook's cells:\n")
-        lines += [f"- `{error}`" for error in outcome.cell_errors]
+        lines += [f"- {untrusted.code_span(error)}" for error in outcome.cell_errors]
     return "\n".join(lines)
 
 
 def results_json(outcome: Outcome, hidden_visibility: str) -> dict:
     """Gradescope's results.json for the outcome (the kit's export, with the feedback details)."""
+    outcome.bound()  # whatever was set since it was made
     kit_results = json.loads(json.dumps(results_summary(outcome.results, outcome.reason, outcome.cell_errors),
                                         default=float))
     scores = {r.grade_id: r.score for r in outcome.results}
@@ -183,7 +186,7 @@ def results_json(outcome: Outcome, hidden_visibility: str) -> dict:
 def write_results(folder: Path, results: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "results.json.partial"
-    partial.write_text(json.dumps(results, indent=1))
+    partial.write_bytes(untrusted.json_bytes(results, indent=1))
     os.replace(partial, folder / "results.json")
 
 

@@ -37,6 +37,7 @@ KIT = Path(__file__).resolve().parents[2]
 # The only kit files a sandbox gets: public code, no reference solutions, no checks.
 SANDBOX_FILES = (
     "autograder/__init__.py", "autograder/calls.py", "autograder/executor.py", "autograder/stand_ins.py",
+    "autograder/untrusted.py",
     "autograder/sandbox/__init__.py", "autograder/sandbox/wire.py", "autograder/sandbox/worker.py",
     "autograder/sandbox/confine.py",
     "solutions/__init__.py", "solutions/helpers.py",

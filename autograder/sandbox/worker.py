@@ -146,7 +146,7 @@ def run_cells(namespace: dict, cells: list, seconds: float) -> list[str]:
             with quiet(), helpers.time_limit(seconds, f"cell {label}"):
                 exec(code, namespace)
         except (Exception, SystemExit, helpers.TimeLimitExceeded) as exc:
-            errors.append(f"{label}: {type(exc).__name__}: {str(exc)[:200]}")
+            errors.append(f"{label}: {type(exc).__name__[:200]}: {str(exc)[:200]}")
     return errors
 
 
