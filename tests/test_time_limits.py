@@ -110,6 +110,14 @@ def test_in_a_batch_each_call_gets_the_limit_not_the_batch(pool):
         assert isinstance(items[3], Returned) and np.array_equal(items[3].value, [2.0])
 
 
+def test_a_batch_whose_calls_each_keep_the_limit_is_not_cut_short(pool):
+    """Five calls of 0.6 x the limit: together past the limit plus margin, each well within it."""
+    with RemoteSubmission(pool.zygotes[0], CELLS, Limits(seconds=LIMIT, submission_seconds=60)) as sub:
+        items = sub.call_many([(Own("nap"), np.ones(1))] * 5)
+        assert all(isinstance(item, Returned) for item in items), items
+        assert sub.restarts == 0 and sub.events == []
+
+
 def test_an_exception_is_read_within_the_limit_and_bounded(pool):
     with RemoteSubmission(pool.zygotes[0], CELLS, Limits(seconds=LIMIT, submission_seconds=60)) as sub:
         with pytest.raises(StudentError, match="did not finish") as slow:

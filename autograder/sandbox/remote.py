@@ -31,8 +31,11 @@ MAX_RESTARTS = 6
 # Time for the child to answer beyond a call's (or a cell's) limit: it stops itself first with
 # SIGALRM, and this is the bound when it does not (signals masked or ignored).
 GRACE_SECONDS = 1.0
-# The child's word that one call of a batch (or one cell) is done: a frame of no bytes.
+# The child's word that one call of a batch (or one cell) is done: a frame of no bytes. It says
+# so only once this long has passed since its last word, so that a step's limit plus the margin
+# still covers a step begun just before (and a batch of fast calls sends none).
 TICK = object()
+REPORT_EVERY = GRACE_SECONDS / 2
 # A message's body follows its length prefix at once; a child that announces more than it
 # sends is jamming the channel.
 BODY_SECONDS = 1.0
@@ -131,7 +134,8 @@ class RemoteSubmission:
         except OSError as error:
             raise SandboxError(f"the sandbox stopped answering ({error})") from None
         try:
-            wire.send(self.sock, {"op": "exec", "cells": [list(cell) for cell in self.cells]})
+            wire.send(self.sock, {"op": "exec", "cells": [list(cell) for cell in self.cells],
+                                  "report_every": REPORT_EVERY})
             while True:
                 ready = self._recv(clock.deadline())
                 if ready is not TICK:
