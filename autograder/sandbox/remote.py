@@ -315,8 +315,8 @@ class RemoteSubmission:
         owns = sorted({a.name for call in calls for a in call if isinstance(a, Own)})
         refs = {a.name for call in calls for a in call[1:] if isinstance(a, Ref)}
         request = {"op": "call_many", "calls": [[call[0], list(call[1:])] for call in calls]}
+        steps = [[a.name for a in call if isinstance(a, Own)] for call in calls]
         try:
-            steps = [[a.name for a in call if isinstance(a, Own)] for call in calls]
             reply = self._exchange(request, owns, refs, steps, watch)
         except StudentError:
             reply = {}
