@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     defaults = Limits()
     grade_parser.add_argument("--time-limit", type=float, default=defaults.seconds,
                               help="seconds for one call into student code (default %(default)s)")
+    grade_parser.add_argument("--submission-time-limit", type=float, default=defaults.submission_seconds,
+                              help="seconds of cells and calls in all for one submission; the rest of its "
+                                   "checks fail as too slow (default %(default)s)")
     grade_parser.add_argument("--cpu-limit", type=int, default=defaults.cpu_seconds,
                               help="CPU seconds for one submission (default %(default)s)")
     grade_parser.add_argument("--memory-limit", type=int, default=defaults.memory_mb,
@@ -83,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         if args.command == "grade":
+            if min(args.time_limit, args.submission_time_limit) <= 0:
+                raise ValueError("--time-limit and --submission-time-limit take a number of seconds above 0")
             selftest.before_grading(course.course_root())
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
-                            args.max_file_size, args.max_scratch)
+                            args.max_file_size, args.max_scratch, args.submission_time_limit)
             return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox,
                              args.scheduler)
         if args.command == "feedback":

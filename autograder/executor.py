@@ -103,6 +103,31 @@ def leaves(value, depth: int = 0):
             yield from leaves(item, depth + 1)
 
 
+# Lengths kept of a student's exception: its class name and its message.
+MAX_NAME, MAX_MESSAGE = 200, 2000
+# The class's own name: a metaclass may define __name__ as a property (student code) or a str
+# subclass may stand in for it; this reads the type's slot and returns a plain str.
+_class_name = type.__dict__["__name__"].__get__
+
+
+def _plain(text: str, limit: int) -> str:
+    """The first `limit` characters of text as an exact str (a str subclass's methods are never run)."""
+    return str.__getitem__(text, slice(0, limit))
+
+
+def describe(exc: BaseException) -> str:
+    """"Name: message" of an exception raised by student code, bounded and without numbers (see
+    calls.scrub). Its __str__ is the student's code: call this under the time limit."""
+    name = _plain(_class_name(type(exc)), MAX_NAME)
+    try:
+        text = _plain(str(exc), MAX_MESSAGE)
+    except (TimeLimitExceeded, KeyboardInterrupt):
+        raise
+    except BaseException:
+        text = "(its message could not be read)"
+    return f"{name}: {scrub(text)}"
+
+
 class Executor:
     """Calls functions of a namespace holding the student's code (a notebook's globals).
 
@@ -128,12 +153,17 @@ class Executor:
             return self.reference(arg.name)
         return arg
 
-    def invoke(self, target: Target, args: list, poison: dict | None = None):
-        """target(*args) on these very objects, as plain data; raises StudentError."""
-        with quiet(), _alarm():
-            return self._invoke(target, args, poison)
+    def invoke(self, target: Target, args: list, poison: dict | None = None, then: Callable | None = None):
+        """target(*args) on these very objects, as plain data; raises StudentError.
 
-    def _invoke(self, target: Target, args: list, poison: dict | None):
+        then: called after the function returns, under the same time limit (it reads objects
+        the student's function made, which is running their code too); the call then returns
+        (plain value, then()).
+        """
+        with quiet(), _alarm():
+            return self._invoke(target, args, poison, then)
+
+    def _invoke(self, target: Target, args: list, poison: dict | None, then: Callable | None = None):
         fn = self._resolve(target)
         given = [self._resolve(arg) for arg in args]
         owns = [a.name for a in (target, *args) if isinstance(a, Own)]
@@ -141,16 +171,21 @@ class Executor:
             with poisoned(self.namespace, poison):
                 signal.setitimer(signal.ITIMER_REAL, self.seconds)
                 try:
-                    # Converted inside the limit: a returned object may misbehave when read.
-                    return to_plain(fn(*given))
+                    # Everything that may run student code happens inside the limit: the call,
+                    # reading what it returned, and the text of what it raised.
+                    try:
+                        value = to_plain(fn(*given))
+                        return value if then is None else (value, then())
+                    except (TimeLimitExceeded, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        raise StudentError(describe(exc)) from None
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
         except TimeLimitExceeded:
             self.timed_out.update(owns)
             raise StudentError(f"{' / '.join(owns)} did not finish within {self.seconds:g} s "
                                "(an endless loop?)") from None
-        except (Exception, SystemExit) as exc:
-            raise StudentError(f"{type(exc).__name__}: {scrub(exc)}") from None
 
     def invoke_many(self, calls: list[tuple]) -> list:
         """[target(*args) as plain data, or the StudentError it raised] for (target, *args) in

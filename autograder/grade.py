@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from . import course, records, spec, untrusted
+from .calls import StudentError
 from .gradebook import assign_late_penalty, late_penalties, record_scores, write_graded
 from .grading import CellResult, grade_cells
 from .notebook_code import cells_to_run
@@ -26,7 +27,11 @@ from .sandbox.remote import RemoteSubmission
 
 @dataclass
 class Outcome:
-    """One student's grading: per-cell results, and why it could not run if it could not."""
+    """One student's grading: per-cell results, and why it could not run if it could not.
+
+    grader_error: the kit itself failed (its sandbox, its own code), never anything the
+    submission did; a submission that breaks its own process loses the cells it could not pass.
+    """
 
     student: str
     results: list[CellResult]
@@ -65,7 +70,12 @@ def grade_one(student: str, folder: Path, zygote: Zygote, source, visible: dict,
         try:
             with RemoteSubmission(zygote, cells, limits) as sub:
                 results = grade_cells(sub, visible)
+                if sub.sandbox_failure is not None:  # met inside a check, which took it for a failed call
+                    raise sub.sandbox_failure
             return Outcome(student, results, nb, cell_errors=sub.cell_errors)
+        except StudentError as error:  # whatever the child did is the submission's fault, never the grader's
+            reason = f"the submission's code broke its grading process: {error}"
+            return Outcome(student, _zeros(reason), nb, reason=reason)
         except SandboxError as error:
             if attempt:
                 return Outcome(student, _zeros(f"the grader failed: {error}"), nb, reason=str(error),

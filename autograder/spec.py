@@ -106,6 +106,11 @@ XOR_ATOL = 5e-7
 # Wall-clock limit for one hidden check's calls into student code: the reference needs
 # milliseconds, a slow pure-Python loop version well under a second.
 CHECK_SECONDS = 5.0
+# Wall-clock budget for all of one submission's time in the sandbox: running its cells (again
+# after a restart too) and every call of every check. The reference needs well under a second
+# and a pure-Python-loop solution about two; a submission that spends it has its remaining
+# checks failed as too slow (`python -m autograder grade --submission-time-limit`).
+SUBMISSION_SECONDS = 20.0
 
 
 def cell_points(grade_id: str) -> int:

@@ -2,11 +2,15 @@
 checks of the submissions it is given, so workers never wait on each other (no shared GIL).
 
 The coordinator (autograder.grade) hands out submissions and writes every outcome; a worker
-only reads a submission's folder and returns its Outcome.
+only reads a submission's folder and returns its Outcome. A worker ends with the coordinator,
+however the coordinator ends (SIGKILL included), and its sandbox with it.
 """
 
+import ctypes
 import multiprocessing
 import multiprocessing.util
+import os
+import signal
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,11 +21,24 @@ import nbformat
 from .sandbox.launch import Limits, Pool
 
 _state: dict = {}  # this worker process's zygote, source notebook and visible tests
+_PR_SET_PDEATHSIG = 1
 
 
-def _start(source_text: str, limits: Limits, sandbox: str) -> None:
+def end_with(parent: int) -> None:
+    """Have the kernel SIGKILL this process when `parent` (the process that forked it) ends, so
+    that nothing is left running for good when that process is killed outright; if it has
+    already ended (we were reparented before asking), end now."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
     from .visible import visible_tests
 
+    end_with(parent)  # first: a sandbox started later dies with this process (bubblewrap's --die-with-parent)
     warnings.filterwarnings("ignore", message="bubblewrap is not installed")  # the coordinator said so
 
     source = nbformat.reads(source_text, as_version=4)
@@ -49,7 +66,7 @@ def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: 
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                             initargs=(nbformat.writes(source), limits, sandbox)) as pool:
+                             initargs=(os.getpid(), nbformat.writes(source), limits, sandbox)) as pool:
         futures = {pool.submit(_grade, student, str(folder)): student for student, folder in todo.items()}
         for future in as_completed(futures):
             try:

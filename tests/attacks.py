@@ -2497,9 +2497,204 @@ HOSTILE_TEXT = (
 )
 
 
+
+# --------------------------------------------------------------------------------------------
+# Slow on purpose, deaf to signals, or breaking the process the grader talks to: each with its
+# honest twin (the grader must keep the time from outside and blame the submission, not itself)
+# --------------------------------------------------------------------------------------------
+
+_GRADIENTS_RIGHT = r"""
+def _gradients(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        delta = dldhs[l + 1] * f(zs[l + 1])[1]
+        dWs.append(delta @ hs[l].T)
+        dbs.append(delta)
+    return dWs, dbs
+"""
+
+# Busy for up to a minute (a time limit's exception ends it).
+_SPIN = r"""
+import time
+
+
+def _spin(seconds=60.0):
+    end = time.monotonic() + seconds
+    for _ in range(10 ** 9):
+        if time.monotonic() > end:
+            return
+"""
+
+# Busy for up to a minute, whatever is raised in it.
+_SPIN_DEAF = r"""
+import time
+
+
+def _spin(seconds=60.0):
+    end = time.monotonic() + seconds
+    for _ in range(10 ** 9):
+        try:
+            if time.monotonic() > end:
+                return
+        except BaseException:  # a time limit raised here: keep going
+            pass
+"""
+
+_SIGMOID_CONSTANT = r"""
+import numpy as np
+
+
+def sigmoid(z):
+    return np.full_like(z, 0.5, dtype=float), np.full_like(z, 0.25, dtype=float)
+"""
+
+_LOSS_RAISES = r"""
+def loss(yhat, y):
+    raise ValueError("loss is not written yet")
+"""
+
+_FORWARD_RAISES = r"""
+def forward_prop(x, f, Ws, bs):
+    raise ValueError("forward_prop is not written yet")
+"""
+
+_CHANNELS = r"""
+import os
+import stat
+
+
+def _sockets():
+    # The descriptors of this process that are sockets (the grader's channel among them).
+    found = []
+    for fd in range(3, 256):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                found.append(fd)
+        except OSError:
+            pass
+    return found
+"""
+
+SLOW_AND_BROKEN = (
+    Attack("loop_masks_and_ignores_alarm", {"compute_gradients": _cell(_SPIN, _GRADIENTS_RIGHT, r"""
+        import signal
+
+
+        def compute_gradients(dldhs, f, zs, hs):
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF})
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            except (OSError, ValueError):
+                pass
+            _spin(60.0)  # a minute per call, with SIGALRM blocked and ignored
+            return _gradients(dldhs, f, zs, hs)
+        """)}, wrong=("compute_gradients",),
+        why="Blocks and ignores SIGALRM and cancels the interval timer, then computes correct gradients "
+            "only after a minute of busy looping, on every call.",
+        twin={"compute_gradients": _cell(_SPIN, _GRADIENTS_RIGHT, r"""
+        def compute_gradients(dldhs, f, zs, hs):
+            _spin(60.0)
+            return _gradients(dldhs, f, zs, hs)
+        """)}),
+    Attack("sleep_just_under_the_limit", {"backward_prop": _code(r"""
+        import time
+
+
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            time.sleep(4.9)  # just under the per-call limit, on every call (sleep costs no CPU time)
+            L = len(Ws)
+            dldhs = [None] * (L + 1)
+            dldhs[L] = loss(f(zs[L])[0], y)[1]
+            for l in reversed(range(L)):
+                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+            return dldhs
+        """)}, wrong=(),
+        why="A correct backward_prop that sleeps 4.9 s, just under the per-call limit, on every call, "
+            "to hold a grading worker for minutes.",
+        twin={}),
+    Attack("loop_in_exception_text", {"forward_prop": _cell(_SPIN_DEAF, r"""
+        class Unreadable(Exception):
+            def __str__(self):
+                _spin(60.0)
+                return "forward_prop is not written yet"
+
+            __repr__ = __str__
+
+
+        def forward_prop(x, f, Ws, bs):
+            raise Unreadable()
+        """)}, wrong=("forward_prop",),
+        why="Raises an exception whose __str__ and __repr__ busy-loop for a minute, swallowing every "
+            "interrupt, to run once the grader has stopped timing the call.",
+        twin={"forward_prop": _code(_FORWARD_RAISES)}),
+    Attack("loop_in_exception_class_name", {"loss": _cell(_SPIN_DEAF, r"""
+        class _Nameless(type):
+            @property
+            def __name__(cls):
+                _spin(60.0)
+                return "ValueError"
+
+
+        class Unnamed(Exception, metaclass=_Nameless):
+            def __str__(self):
+                return "x" * (16 * 2 ** 20)  # a 16 MiB message
+
+
+        def loss(yhat, y):
+            raise Unnamed()
+        """)}, wrong=("loss",),
+        why="Raises an exception whose class name is a metaclass property that busy-loops for a minute "
+            "and whose message is 16 MiB long.",
+        twin={"loss": _code(_LOSS_RAISES)}),
+    Attack("builtins_broken_at_import", {"sigmoid": _cell(r"""
+        import builtins
+
+        # Whatever compares anything in this process now agrees, and every type check passes.
+        builtins.isinstance = lambda obj, classes: True
+        builtins.abs = lambda x: 0.0
+        builtins.all = lambda iterable: True
+        """, _SIGMOID_CONSTANT)}, wrong=("sigmoid",),
+        why="Replaces builtins.isinstance, abs and all at import (every type check and comparison made "
+            "in its process passes), then returns a constant 0.5 sigmoid.",
+        twin={"sigmoid": _code(_SIGMOID_CONSTANT)}),
+    Attack("channel_swapped_for_devnull", {"backward_prop": _cell(_CHANNELS, r"""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in _sockets():
+                os.dup2(null, fd)  # every reply now goes nowhere
+            os.close(null)
+            L = len(Ws)
+            dldhs = [None] * (L + 1)
+            dldhs[L] = loss(f(zs[L])[0], y)[1]
+            for l in reversed(range(L)):
+                dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
+            return dldhs
+        """)}, wrong=("backward_prop",),
+        why="Puts /dev/null in place of every socket descriptor of its process, so that no reply "
+            "reaches the grader, in a backward_prop that leaves out f'(z).",
+        twin={"backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}),
+    Attack("channel_closed", {"compute_gradients": _cell(_CHANNELS, r"""
+        def compute_gradients(dldhs, f, zs, hs):
+            for fd in _sockets():
+                os.close(fd)
+            dWs, dbs = [], []
+            for l in range(len(zs) - 1):
+                delta = dldhs[l + 1] * f(zs[l + 1])[1]
+                dWs.append(delta @ hs[l].T)
+                dbs.append(dldhs[l + 1])  # f'(z) left out of the bias gradient
+            return dWs, dbs
+        """)}, wrong=("compute_gradients",),
+        why="Closes every socket descriptor of its process on each call, in a compute_gradients whose "
+            "bias gradients leave out f'(z).",
+        twin={"compute_gradients": _code(_GRADIENTS_DBS_WITHOUT_FPRIME)}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
                                + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
-                               + KIT_PATCHES + PRIVILEGE_PROBES + HOSTILE_TEXT)
+                               + KIT_PATCHES + PRIVILEGE_PROBES + HOSTILE_TEXT
+                               + SLOW_AND_BROKEN)
 
 
 # --------------------------------------------------------------------------------------------

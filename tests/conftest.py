@@ -1,8 +1,15 @@
-"""Shared fixtures: real nbgrader courses in temporary folders, graded once per test session."""
+"""Shared fixtures: real nbgrader courses in temporary folders, graded once per test session;
+and the check that the suite leaves no process behind."""
 
+import contextlib
+import ctypes
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +22,97 @@ from autograder.submissions import fill, read_examples, reference_answers
 from tests.submissions import MUTANTS, STYLES
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# -- processes -------------------------------------------------------------------------------
+_PR_SET_CHILD_SUBREAPER = 36
+# Helpers of multiprocessing that live as long as the process that started them, by design.
+_BENIGN = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(parent pid, state letter, start time in clock ticks) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def descendants(root: int) -> dict[int, int]:
+    """Every live (not zombie) process below root, by ppid chains: pid -> start time (a pid
+    and its start time name one process, even if the pid is reused later)."""
+    table = {int(e): _stat(int(e)) for e in os.listdir("/proc") if e.isdigit()}
+    children = defaultdict(list)
+    for pid, stat in table.items():
+        if stat is not None:
+            children[stat[0]].append(pid)
+    found, todo = {}, [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if table[child][1] != "Z":
+                found[child] = table[child][2]
+    return found
+
+
+def still_running(processes: dict[int, int]) -> dict[int, str]:
+    """Those of processes (pid -> start time) still running: pid -> command line."""
+    out = {}
+    for pid, start in processes.items():
+        stat = _stat(pid)
+        if stat is not None and stat[2] == start and stat[1] != "Z":
+            out[pid] = command_line(pid)
+    return out
+
+
+def wait_until_gone(processes: dict[int, int], seconds: float) -> dict[int, str]:
+    """Poll (a bounded loop) until none of processes runs; returns those still running after `seconds`."""
+    for _ in range(int(seconds / 0.1)):
+        if not still_running(processes):
+            return {}
+        time.sleep(0.1)
+    return still_running(processes)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Fail the run if it leaves any process running (a sandbox, a zygote, a grading worker, a
+    kernel), after a grace period to exit. This process is made a child subreaper first, so
+    that what a test orphans (a grader killed with SIGKILL leaves its workers) stays below it
+    and is found here, and nothing of another user of this machine is."""
+    ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # Linux; elsewhere children only
+    yield
+    # Sandboxes this process keeps for its own life (nbgrader's pipeline run in-process by the
+    # formgrader tests) would end at its exit: end them now.
+    for name in ("autograder.nbgrader_steps", "autograder.distributed"):
+        module = sys.modules.get(name)
+        if getattr(module, "_pool", None) is not None:
+            module._pool.close()
+            module._pool = None
+    left = {pid: start for pid, start in descendants(os.getpid()).items()
+            if not any(name in command_line(pid) for name in _BENIGN)}
+    running = wait_until_gone(left, 30.0)
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_until_gone(left, 10.0)
+    # Orphans that ended below this process are its zombies now: reap them (pid 1 may not).
+    for entry in os.listdir("/proc"):
+        stat = _stat(int(entry)) if entry.isdigit() else None
+        if stat is not None and stat[0] == os.getpid() and stat[1] == "Z":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(entry), os.WNOHANG)
+    assert not running, "the tests left processes running:\n" + "\n".join(
+        f"  {pid}: {line[:200]}" for pid, line in running.items())
+
 
 # Submissions with unusual shapes, beyond the example class, and the scores each should get
 # (None: every cell full marks). Built by hard_cases() below.

@@ -11,7 +11,7 @@ import pytest
 
 from autograder import course
 from autograder.submissions import expected_scores, fill, reference_answers
-from tests.conftest import kit_grade, released_course
+from tests.conftest import descendants, kit_grade, released_course, wait_until_gone
 from tests.submissions import MUTANTS
 
 OVERWRITE = next(m for m in MUTANTS if m.name == "backward_prop_overwrites_sum")
@@ -59,11 +59,14 @@ def test_a_killed_run_leaves_nobody_half_graded(small):
     root, _ = small
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "backprop", "--workers", "1"], cwd=root,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    below = {}
     for line in proc.stderr:  # kill as soon as the first student is recorded
         if "1/3" in line:
+            below = descendants(proc.pid)  # its worker, the worker's sandbox
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=300)
+    assert below and wait_until_gone(below, 30.0) == {}, "the killed grader left processes running"
     assert all(graded_folders(root).values()), graded_folders(root)  # whole or absent
     rerun = kit_grade(root)
     assert rerun.returncode == 0, rerun.stderr

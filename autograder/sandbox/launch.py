@@ -30,6 +30,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .. import spec
 from . import confine, wire
 
 KIT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,9 @@ class Limits:
     pre-warmed interpreter; processes: RLIMIT_NPROC (0: no new processes or threads, which
     the child's seccomp filter also refuses);
     file_mb: largest file it may write; scratch_mb: all it may write, in all its writable
-    places together (under bubblewrap: /tmp, /zygote and /dev/shm are tmpfs of bounded size).
+    places together (under bubblewrap: /tmp, /zygote and /dev/shm are tmpfs of bounded size);
+    submission_seconds: wall-clock budget of the whole submission, cells and calls together,
+    kept by the grader (remote.RemoteSubmission).
     """
 
     seconds: float = 5.0
@@ -65,6 +68,7 @@ class Limits:
     processes: int = 0
     file_mb: int = 16
     scratch_mb: int = 32
+    submission_seconds: float = spec.SUBMISSION_SECONDS
 
     def tmpfs_sizes(self) -> dict[str, int]:
         """Bytes of each writable tmpfs in the sandbox: /tmp gets most, the others what they need."""

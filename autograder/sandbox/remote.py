@@ -6,6 +6,12 @@ arguments live in shared memory this process owns, so what the student's functio
 is read here, not reported by code that runs next to it. A child that dies (exit, crash, a
 limit), stops answering or sends anything malformed is ended at once and replaced by a fresh
 one that re-runs the student's cells, so one bad function costs only the calls that reach it.
+
+Time is kept here, whatever the child does with its signals: each call (and each cell) gets
+its limit plus a small margin, counted from the child's last word (it says when each call of a
+batch is done), and the submission as a whole gets a budget for all the time its child spends
+running cells and calls. Past a limit the child is killed; once the budget is spent every
+remaining call fails at once, and what was judged before keeps its verdict.
 """
 
 import socket
@@ -18,12 +24,18 @@ from ..calls import Invalid, Own, Ref, Returned, StudentError, Target, scrub
 from ..collaborators import REFERENCE
 from ..executor import leaves, same_bytes
 from . import wire
-from .launch import Limits, Zygote
+from .launch import Limits, SandboxError, Zygote
 
 # After this many dead children, the remaining calls of the submission fail at once.
 MAX_RESTARTS = 6
-# Time for the child to answer beyond its own limit (it stops itself first; this is the backstop).
-GRACE_SECONDS = 3.0
+# Time for the child to answer beyond a call's (or a cell's) limit: it stops itself first with
+# SIGALRM, and this is the bound when it does not (signals masked or ignored).
+GRACE_SECONDS = 1.0
+# The child's word that one call of a batch (or one cell) is done: a frame of no bytes. It says
+# so only once this long has passed since its last word, so that a step's limit plus the margin
+# still covers a step begun just before (and a batch of fast calls sends none).
+TICK = object()
+REPORT_EVERY = GRACE_SECONDS / 2
 # A message's body follows its length prefix at once; a child that announces more than it
 # sends is jamming the channel.
 BODY_SECONDS = 1.0
@@ -57,6 +69,12 @@ class RemoteSubmission:
         self.cell_errors: list[str] = []
         self.timed_out: set[str] = set()
         self.events: list[str] = []
+        # Seconds the child may still spend on this submission (cells and calls together).
+        self.budget = float(limits.submission_seconds)
+        # Why every remaining call fails at once (the budget is spent, the child cannot start).
+        self.over: str | None = None
+        # A fault of the sandbox itself (not of the submission) met during a call: see grade_one.
+        self.sandbox_failure: SandboxError | None = None
 
     # -- the channel -----------------------------------------------------------------------
     def _recv(self, deadline: float, resolve=wire._no_shared):
@@ -64,6 +82,8 @@ class RemoteSubmission:
         self.sock.settimeout(max(0.01, deadline - time.monotonic()))
         head = self._exactly(4)
         (length,) = struct.unpack("<I", head)
+        if length == 0:
+            return TICK
         if length > wire.MAX_MESSAGE:
             raise Jammed(f"a message of {length} bytes")
         self.sock.settimeout(max(0.01, min(deadline - time.monotonic(), BODY_SECONDS + length / 2**27)))
@@ -88,37 +108,73 @@ class RemoteSubmission:
         return bytes(buffer)
 
     # -- the child's life ------------------------------------------------------------------
+    def _timed(self, steps: int) -> "_Clock":
+        """A clock for one exchange of `steps` steps (calls or cells), each allowed the per-call
+        limit plus GRACE_SECONDS from the end of the last, all within the remaining budget."""
+        if self.budget <= 0 and self.over is None:
+            self.over = self._too_slow()
+        if self.over is not None:
+            raise StudentError(self.over)
+        return _Clock(self, steps)
+
+    def _too_slow(self) -> str:
+        return (f"the submission's functions were too slow: together with its cells they used up its time "
+                f"budget of {self.limits.submission_seconds:g} s; its remaining tests were not run")
+
     def _spawn(self) -> None:
+        """A fresh child that has run the cells; on failure, every later call fails (self.over)."""
         self.restarts += 1
         if self.restarts > MAX_RESTARTS:
-            raise StudentError("the submission's process died too often; its remaining tests were not run")
-        self.sock = self.zygote.fork(self.limits, self.arena)
-        deadline = time.monotonic() + len(self.cells) * self.limits.seconds + GRACE_SECONDS
+            self.over = (f"the submission's code broke its grading process {MAX_RESTARTS + 1} times; "
+                         "its remaining tests were not run")
+            raise StudentError(self.over)
+        clock = self._timed(len(self.cells))
         try:
-            wire.send(self.sock, {"op": "exec", "cells": [list(cell) for cell in self.cells]})
-            ready = self._recv(deadline)
+            self.sock = self.zygote.fork(self.limits, self.arena)
+        except OSError as error:
+            raise SandboxError(f"the sandbox stopped answering ({error})") from None
+        try:
+            wire.send(self.sock, {"op": "exec", "cells": [list(cell) for cell in self.cells],
+                                  "report_every": REPORT_EVERY})
+            while True:
+                ready = self._recv(clock.deadline())
+                if ready is not TICK:
+                    break
+                clock.step()
             if ready.get("op") != "ready":
                 raise Jammed("an unexpected reply to running the cells")
         except (wire.WireError, OSError) as error:
-            self._lost(error)
-            raise StudentError(f"running the notebook's cells failed: {self.events[-1]}") from None
+            self._lost(error, clock)
+            if self.over is None and isinstance(error, TimeoutError):
+                self.over = (f"a cell of the notebook did not finish within {self.limits.seconds:g} s and "
+                             "its process was stopped; its tests were not run")
+            elif self.over is None:
+                self.over = f"{self.events[-1]} while the notebook's cells ran; its tests were not run"
+            raise StudentError(self.over) from None
+        finally:
+            clock.stop()
         errors = ready.get("errors")
         if self.restarts == 0 and isinstance(errors, list):
             self.cell_errors = [str(e) for e in errors]
 
-    def _lost(self, error: Exception) -> None:
+    def _lost(self, error: Exception, clock: "_Clock | None" = None) -> None:
         """The child stopped answering, died or jammed the channel: make sure it is gone."""
         if isinstance(error, TimeoutError):
-            self.events.append(f"did not finish within its time limit and was stopped "
-                               f"({self.zygote.stop_child()})")
+            stopped = self.zygote.stop_child()
+            if clock is not None and clock.out_of_budget():
+                self.over = self._too_slow()
+                self.events.append(f"used up the submission's time budget and was stopped ({stopped})")
+            else:
+                self.events.append(f"did not finish within its time limit and was stopped ({stopped})")
         elif isinstance(error, Jammed):
             self.zygote.stop_child()
             self.events.append(f"the submission's process sent {error} and was stopped")
         else:
             try:
-                self.events.append(self.zygote.reap(timeout=2.0))
+                ended = self.zygote.reap(timeout=2.0)
             except (wire.WireError, OSError):
-                self.events.append(self.zygote.stop_child())
+                ended = self.zygote.stop_child()
+            self.events.append(f"the submission's code broke its grading process ({ended})")
         if self.sock:
             self.sock.close()
         self.sock = None
@@ -135,7 +191,10 @@ class RemoteSubmission:
         self.arena.close()
 
     def __enter__(self) -> "RemoteSubmission":
-        self._spawn()
+        try:
+            self._spawn()
+        except StudentError as error:  # the submission's fault: its calls fail, with the reason
+            self.cell_errors = [str(error)]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -158,21 +217,40 @@ class RemoteSubmission:
         except Exception as error:
             return {"op": "callback_error", "message": f"{type(error).__name__}: {scrub(error)}"}
 
-    def _exchange(self, request: dict, owns: list[str], refs: set[str], seconds: float,
+    def _exchange(self, request: dict, owns: list[str], refs: set[str], steps: list[list[str]] | None = None,
                   watch: bool = False) -> dict:
-        """Send a request, answer the child's collaborator callbacks, return its final reply."""
+        """Send a request, answer the child's collaborator callbacks, return its final reply.
+        steps: the student functions of each call in the request (the child reports the end of
+        each; the one running when time runs out is the one that did not finish); None: one call
+        of all of `owns`. Raises StudentError
+        for anything the child did, SandboxError (also kept in sandbox_failure, since a check
+        would take it for a failure of its own) when the sandbox itself failed."""
+        try:
+            return self._exchange_once(request, owns, refs, steps, watch)
+        except SandboxError as failure:
+            self.sandbox_failure = failure
+            raise
+
+    def _exchange_once(self, request: dict, owns: list[str], refs: set[str], steps: list[list[str]] | None,
+                       watch: bool) -> dict:
+        steps = [owns] if steps is None else steps
+        if self.over is not None:
+            raise StudentError(self.over)
         for name in owns:
             if name in self.timed_out:
                 raise StudentError(f"{name} did not finish in an earlier check")
         if self.sock is None:
             self._spawn()
-        deadline = time.monotonic() + seconds + GRACE_SECONDS
+        clock = self._timed(len(steps))
         try:
             self.arena.reset()
             wire.send(self.sock, request, arena=self.arena if watch else None)
             self.arena.seal()
             while True:
-                message = self._recv(deadline, self._original if watch else wire._no_shared)
+                message = self._recv(clock.deadline(), self._original if watch else wire._no_shared)
+                if message is TICK:
+                    clock.step()
+                    continue
                 op = message.get("op")
                 if op == "callback":
                     wire.send(self.sock, self._callback(message, refs))
@@ -181,10 +259,14 @@ class RemoteSubmission:
                 else:
                     raise Jammed("an unexpected message")
         except (wire.WireError, OSError) as error:
-            self._lost(error)
+            self._lost(error, clock)
+            if self.over is not None:
+                raise StudentError(self.over) from None
             if isinstance(error, TimeoutError):
-                self.timed_out.update(owns)
+                self.timed_out.update(steps[min(clock.done, len(steps) - 1)])
             raise StudentError(f"{' / '.join(owns) or 'the call'}: {self.events[-1]}") from None
+        finally:
+            clock.stop()
 
     def _original(self, offset: int, shape: tuple):
         """The grader's own array the child names by its place in the arena."""
@@ -203,7 +285,7 @@ class RemoteSubmission:
         owns = [a.name for a in (target, *args) if isinstance(a, Own)]
         refs = {a.name for a in args if isinstance(a, Ref)}
         request = {"op": "call", "target": target, "args": list(args), "poison": poison, "watch": watch}
-        reply = self._exchange(request, owns, refs, self.limits.seconds, watch)
+        reply = self._exchange(request, owns, refs, None, watch)
         if reply.get("op") != "result":
             raise self._error(reply.get("message"), owns)
         if not watch:
@@ -233,8 +315,9 @@ class RemoteSubmission:
         owns = sorted({a.name for call in calls for a in call if isinstance(a, Own)})
         refs = {a.name for call in calls for a in call[1:] if isinstance(a, Ref)}
         request = {"op": "call_many", "calls": [[call[0], list(call[1:])] for call in calls]}
+        steps = [[a.name for a in call if isinstance(a, Own)] for call in calls]
         try:
-            reply = self._exchange(request, owns, refs, self.limits.seconds * len(calls), watch)
+            reply = self._exchange(request, owns, refs, steps, watch)
         except StudentError:
             reply = {}
         items = reply.get("items") if reply.get("op") == "results" else None
@@ -274,3 +357,31 @@ class RemoteSubmission:
             return self.call(*call, watch=watch)
         except StudentError as error:
             return error
+
+
+class _Clock:
+    """The deadlines of one exchange with the child, charged to its submission's budget."""
+
+    def __init__(self, sub: RemoteSubmission, steps: int):
+        self.sub, self.steps, self.done = sub, steps, 0
+        self.start = time.monotonic()
+        self.step_ends = self.start + sub.limits.seconds + GRACE_SECONDS
+        self.budget_ends = self.start + max(sub.budget, 0.0)
+
+    def deadline(self) -> float:
+        return min(self.step_ends, self.budget_ends)
+
+    def step(self) -> None:
+        """The child finished one step: the next gets its own limit. More ticks than steps jam."""
+        self.done += 1
+        if self.done > self.steps:
+            raise Jammed("more progress reports than calls")
+        self.step_ends = time.monotonic() + self.sub.limits.seconds + GRACE_SECONDS
+
+    def out_of_budget(self) -> bool:
+        """Whether the deadline that passed was the budget's rather than the step's."""
+        return self.budget_ends <= self.step_ends
+
+    def stop(self) -> None:
+        self.sub.budget -= time.monotonic() - self.start
+        self.start = time.monotonic()  # stop() twice charges once
