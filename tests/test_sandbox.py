@@ -280,7 +280,7 @@ def test_mount_ptrace_fork_ipc_and_namespaces_are_refused_inside(pool):
 
 
 def test_nothing_is_writable_but_the_sized_scratch_places(pool):
-    with RemoteSubmission(pool.zygotes[0], PROBES, Limits(seconds=60, scratch_mb=24)) as sub:
+    with RemoteSubmission(pool.zygotes[0], PROBES, Limits(seconds=60, scratch_mb=24, submission_seconds=120)) as sub:
         walked, left = sub.call(Own("writable"), np.zeros(1)).value
         assert 20 < walked and left == 0  # the walk reached the whole tree, within its bound
         assert float(sub.call(Own("writable_mounts"), np.zeros(1)).value) == 0.0
@@ -343,7 +343,7 @@ from autograder.sandbox.remote import RemoteSubmission
 pool = Pool(1, sys.argv[1])
 cells = [("pid", "import os\\nimport time\\nimport numpy as np\\n\\ndef pid(x):\\n"
                  "    return np.array(float(os.getpid()))\\n\\ndef nap(x):\\n    time.sleep(30.0)\\n    return x\\n")]
-sub = RemoteSubmission(pool.zygotes[0], cells, Limits(seconds=60))
+sub = RemoteSubmission(pool.zygotes[0], cells, Limits(seconds=60, submission_seconds=120))
 print(pool.zygotes[0].proc.pid, int(sub.call(Own("pid"), np.zeros(1)).value), pool.kit_copy,
       pool.zygotes[0].private_tmp, flush=True)
 sub.call(Own("nap"), np.zeros(1))
