@@ -345,7 +345,8 @@ def test_no_planted_markup_is_live_in_any_page(hostile):
         assert scripts in ([feedback.PROBE], [class_report.PROBE]), page
         assert live.handlers == live.urls == [] and not {"strong", "b"} & set(live.tags), page
         if "hostile_" in str(page):
-            assert "planted" in text or "characters in all)" in text, page  # shown as text, or cut
+            # shown as text, or cut (by the child's bound or the grader's)
+            assert "planted" in text or "characters cut)" in text or "characters in all)" in text, page
 
 
 def test_planted_markup_is_only_code_in_gradescope_results(hostile):
@@ -361,8 +362,8 @@ def test_planted_markup_is_only_code_in_gradescope_results(hostile):
             assert live_markdown(output) == [], (path, output[:300])
         if any("planted" in output for output in outputs):
             shown.add(path.parent.name)
-    # The diagnoses are there, as code (where the planted text came before the cut).
-    assert shown == {"hostile_markup_class_name", "hostile_megabytes", "hostile_returned_type", "hostile_file_name"}
+    # The diagnoses are there, as code (at least where the planted text comes before any cut).
+    assert shown >= {"hostile_markup_class_name", "hostile_megabytes", "hostile_returned_type", "hostile_file_name"}
 
 
 def test_csv_status_is_one_line_of_clean_text(hostile):
