@@ -26,11 +26,11 @@ c.Execute.timeout = 10
 
 # `nbgrader autograde` and `nbgrader generate_feedback` (and formgrader's buttons, which call them)
 # grade through the kit: its sandbox and checks in Execute's place, its page as the feedback
-# (autograder/nbgrader_steps.py). BACKPROP_KIT_NBGRADER=stock in the environment returns both to
+# (autograder/grading/nbgrader_steps.py). BACKPROP_KIT_NBGRADER=stock in the environment returns both to
 # stock nbgrader (in-kernel execution of the hidden tests).
 if os.environ.get("BACKPROP_KIT_NBGRADER", "kit").strip().lower() != "stock":
     c.Autograde.autograde_preprocessors = [
-        "autograder.nbgrader_steps.KitExecute",
+        "autograder.grading.nbgrader_steps.KitExecute",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
@@ -39,4 +39,4 @@ if os.environ.get("BACKPROP_KIT_NBGRADER", "kit").strip().lower() != "stock":
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
     c.GenerateFeedback.preprocessors = []
-    c.GenerateFeedback.exporter_class = "autograder.nbgrader_steps.KitFeedbackExporter"
+    c.GenerateFeedback.exporter_class = "autograder.grading.nbgrader_steps.KitFeedbackExporter"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _cannot_load(error: Exception) -> int:
-    """An edit broke a kit file (most often autograder/spec.py): say which file and line, not a traceback."""
+    """An edit broke a kit file (most often autograder/homework/spec.py): say which file and line, not a traceback."""
     kit = Path(__file__).resolve().parents[1]
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(str(kit))]
     if isinstance(error, SyntaxError) and error.filename:
@@ -22,8 +22,13 @@ def _cannot_load(error: Exception) -> int:
 
 
 try:
-    from . import build_notebook, class_report, course, demo, export, feedback, grade, selftest, spec, spec_text
-    from .sandbox.launch import Limits, SandboxError
+    from . import demo
+    from .authoring import build_notebook, selftest
+    from .course import course
+    from .grading import grade
+    from .homework import spec, spec_text
+    from .outputs import class_report, export, feedback
+    from .running.sandbox.launch import Limits, SandboxError
 except Exception as _error:  # reported with its file and line
     sys.exit(_cannot_load(_error))
 
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _update_readme(root: Path, source) -> None:
     """Rewrite README.md's generated grading section, when the course has that README."""
-    from .visible import visible_tests
+    from .judging.visible import visible_tests
 
     readme = root / "README.md"
     if readme.is_file() and spec_text.README_BEGIN in readme.read_text():

@@ -4,7 +4,7 @@ Checks never hold student functions: they name them (`Own("backward_prop")`) and
 collaborators handed to them (`Ref("sigmoid")`). An executor resolves the names where the
 student code lives (the notebook kernel, or a sandboxed child) and returns plain float arrays,
 so the same checks run unchanged in both places. Whatever chains student functions (a
-training loop, finite differences) runs where the check runs: see autograder.drive.
+training loop, finite differences) runs where the check runs: see autograder.homework.checks.drive.
 """
 
 import re
@@ -25,7 +25,7 @@ class Own:
 
 @dataclass(frozen=True)
 class Ref:
-    """A reference collaborator by name: see autograder.collaborators.REFERENCE."""
+    """A reference collaborator by name: see autograder.homework.collaborators.REFERENCE."""
 
     name: str
 

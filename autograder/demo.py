@@ -6,10 +6,13 @@ from pathlib import Path
 
 import nbformat
 
-from . import class_report, course, export, feedback, grade, spec
-from .report import score_table
-from .sandbox.launch import Limits
-from .submissions import expected_scores, fill, read_examples
+from .course import course
+from .course.submissions import expected_scores, fill, read_examples
+from .grading import grade
+from .homework import spec
+from .outputs import class_report, export, feedback
+from .outputs.score_table import score_table
+from .running.sandbox.launch import Limits
 
 
 def place_example_class(root: Path, examples: Path) -> list[str]:

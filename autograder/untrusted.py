@@ -98,7 +98,7 @@ class Budget:
 
 def bound_results(results: list, reason: str | None, cell_errors: list) -> tuple[list, str | None, list[str]]:
     """A submission's grading.CellResults, reason and cell errors with every text bounded by one
-    Budget (new objects; scores and details unchanged). Shapes: see autograder.grading."""
+    Budget (new objects; scores and details unchanged). Shapes: see autograder.judging.scoring."""
     budget = Budget()
     reason = budget.take_optional(reason)
     bounded = []

@@ -24,8 +24,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import course  # noqa: E402
-from autograder.submissions import expected_scores, fill, read_examples  # noqa: E402
+from autograder.course import course  # noqa: E402
+from autograder.course.submissions import expected_scores, fill, read_examples  # noqa: E402
 
 # nbgrader's log lines when a cell reaches Execute.timeout, and when a notebook fails as a whole.
 CELL_TIMEOUT = "Timeout waiting for execute reply"

@@ -20,11 +20,12 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import course, spec  # noqa: E402
-from autograder.grading import grade_cells  # noqa: E402
-from autograder.in_process import InProcess  # noqa: E402
-from autograder.submissions import fill, reference_answers  # noqa: E402
-from autograder.visible import visible_tests  # noqa: E402
+from autograder.course import course  # noqa: E402
+from autograder.course.submissions import fill, reference_answers  # noqa: E402
+from autograder.homework import spec  # noqa: E402
+from autograder.judging.scoring import grade_cells  # noqa: E402
+from autograder.judging.visible import visible_tests  # noqa: E402
+from autograder.running.in_process import InProcess  # noqa: E402
 from solutions import backprop  # noqa: E402
 from tests.submissions import MUTANTS, STYLES  # noqa: E402
 

@@ -27,8 +27,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import course, spec  # noqa: E402
-from autograder.submissions import fill, reference_answers  # noqa: E402
+from autograder.course import course  # noqa: E402
+from autograder.course.submissions import fill, reference_answers  # noqa: E402
+from autograder.homework import spec  # noqa: E402
 from tests.submissions import MUTANTS, STYLES  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -62,7 +63,7 @@ def grade(root: Path, *args: str) -> tuple[float, float, float]:
         try:
             peak = max(peak, me.memory_info().rss / 2**20)
             for child in me.children(recursive=True):
-                if "autograder.sandbox.worker" in " ".join(child.cmdline()):
+                if "autograder.running.sandbox.worker" in " ".join(child.cmdline()):
                     zygote = max(zygote, child.memory_info().rss / 2**20)
         except psutil.Error:
             pass

@@ -3,5 +3,5 @@
 `solutions.backprop` holds the five functions students write; `solutions.helpers` holds the
 code the notebook hands to students ready-made (extra activations, the total loss, the
 training loop, finite differences). The source notebook's solution regions and given cells
-are generated from these modules by `autograder.build_notebook`.
+are generated from these modules by `autograder.authoring.build_notebook`.
 """

@@ -361,7 +361,7 @@ _AUTOGRADER_POISON = _code(r"""
     import sys
     import types
 
-    __path__ = []  # a "package": `import autograder.cell` is answered from sys.modules below
+    __path__ = []  # a "package": `import autograder.judging.hidden_tests` is answered from sys.modules below
 
 
     def run_hidden_tests(grade_id, namespace):
@@ -372,12 +372,12 @@ _AUTOGRADER_POISON = _code(r"""
         return []
 
 
-    cell = types.ModuleType("autograder.cell")
+    cell = types.ModuleType("autograder.judging.hidden_tests")
     cell.run_hidden_tests = run_hidden_tests
-    grading = types.ModuleType("autograder.grading")
+    grading = types.ModuleType("autograder.judging.scoring")
     grading.run_cell_checks = run_cell_checks
-    sys.modules["autograder.cell"] = cell
-    sys.modules["autograder.grading"] = grading
+    sys.modules["autograder.judging.hidden_tests"] = cell
+    sys.modules["autograder.judging.scoring"] = grading
     """)
 
 _SOLUTIONS_POISON = _code(r"""
@@ -900,12 +900,12 @@ SNOOPING = (
 
         def _reference_source(name):
             try:
-                from autograder.submissions import reference_answers
+                from autograder.course.submissions import reference_answers
                 return reference_answers()[name]
             except Exception:
                 pass
             try:
-                import autograder.collaborators as collaborators
+                import autograder.homework.collaborators as collaborators
                 return inspect.getsource(getattr(collaborators.backprop, name))
             except Exception:
                 return None
@@ -937,7 +937,7 @@ SNOOPING = (
             return dWs, dbs
         """)}, wrong=("compute_gradients",),
         why="Imports the kit's autograder package to read the reference compute_gradients "
-            "(reference_answers, or the source of autograder.collaborators.backprop), else "
+            "(reference_answers, or the source of autograder.homework.collaborators.backprop), else "
             "returns transposed dWs."),
     Attack("patch_hidden_test_runner", {"forward_prop": _code(r"""
         import importlib
@@ -953,8 +953,8 @@ SNOOPING = (
             return []
 
 
-        for _module, _attribute, _fake in (("autograder.cell", "run_hidden_tests", _no_hidden_tests),
-                                           ("autograder.grading", "run_cell_checks", _no_checks)):
+        for _module, _attribute, _fake in (("autograder.judging.hidden_tests", "run_hidden_tests", _no_hidden_tests),
+                                           ("autograder.judging.scoring", "run_cell_checks", _no_checks)):
             try:
                 setattr(importlib.import_module(_module), _attribute, _fake)
             except Exception:
@@ -969,7 +969,7 @@ SNOOPING = (
                 hs.append(f(z)[0])
             return hs, zs
         """)}, wrong=("forward_prop",),
-        why="Imports autograder.cell and autograder.grading and replaces run_hidden_tests and "
+        why="Imports autograder.judging.hidden_tests and autograder.judging.scoring and replaces run_hidden_tests and "
             "run_cell_checks with no-ops, around a forward_prop that feeds x to every layer."),
 )
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import course
-from autograder.submissions import fill, read_examples, reference_answers
+from autograder.course import course
+from autograder.course.submissions import fill, read_examples, reference_answers
 from tests.submissions import MUTANTS, STYLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def no_process_left_behind():
     yield
     # Sandboxes this process keeps for its own life (nbgrader's pipeline run in-process by the
     # formgrader tests) would end at its exit: end them now.
-    for name in ("autograder.nbgrader_steps", "autograder.distributed"):
+    for name in ("autograder.grading.nbgrader_steps", "autograder.grading.distributed"):
         module = sys.modules.get(name)
         if getattr(module, "_pool", None) is not None:
             module._pool.close()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course, spec
-from autograder.submissions import expected_scores, fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, reference_answers
+from autograder.homework import spec
 from tests.attacks import ATTACKS
 from tests.conftest import released_course
 

@@ -11,9 +11,9 @@ import inspect
 import numpy as np
 import pytest
 
-from autograder.grading import run_cell_checks
-from autograder.in_process import InProcess
-from autograder.spec import FUNCTIONS, TEST_CELLS
+from autograder.homework.spec import FUNCTIONS, TEST_CELLS
+from autograder.judging.scoring import run_cell_checks
+from autograder.running.in_process import InProcess
 from solutions import backprop, helpers
 from tests.submissions import MUTANTS, STYLES, Mutant, Style
 

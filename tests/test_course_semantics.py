@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course
-from autograder.submissions import expected_scores, fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, reference_answers
 from tests.conftest import descendants, kit_grade, released_course, wait_until_gone
 from tests.submissions import MUTANTS
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import course
-from autograder.submissions import fill, read_example, reference_answers
+from autograder.course import course
+from autograder.course.submissions import fill, read_example, reference_answers
 from tests.conftest import ROOT
 
 KIT_PARTS = ("autograder", "solutions", "source", "release", "examples", "nbgrader_config.py", "README.md")
@@ -42,7 +42,9 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def load_spec(root: Path):
     """The copy's spec module (it imports nothing of the kit)."""
-    module_spec = importlib.util.spec_from_file_location("customised_spec", root / "autograder" / "spec.py")
+    module_spec = importlib.util.spec_from_file_location(
+        "customised_spec", root / "autograder" / "homework" / "spec.py"
+    )
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module
@@ -64,7 +66,7 @@ def customised(tmp_path_factory):
     """The copy after a refused mistake and a valid change (test_training 4 -> 6 points, one more
     hidden network), released and graded by both graders; what each step said."""
     root = copy_kit(tmp_path_factory.mktemp("customised"))
-    spec_py = root / "autograder" / "spec.py"
+    spec_py = root / "autograder" / "homework" / "spec.py"
     release = course.release_path(root)
     released_before = release.read_text()
     steps = {}
@@ -104,7 +106,7 @@ def test_a_mistake_in_the_spec_is_refused_with_its_fix(customised):
     refused = steps["mistake"]
     assert refused.returncode == 2
     assert "release refused" in refused.stderr and "'relu'" in refused.stderr
-    assert "autograder/spec.py:" in refused.stderr and "fix:" in refused.stderr
+    assert "autograder/homework/spec.py:" in refused.stderr and "fix:" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
@@ -112,7 +114,7 @@ def test_a_spec_that_does_not_load_is_named_with_its_line(customised):
     _, steps, _, _ = customised
     refused = steps["typo"]
     assert refused.returncode == 2
-    assert "autograder/spec.py:" in refused.stderr and "does not load" in refused.stderr
+    assert "autograder/homework/spec.py:" in refused.stderr and "does not load" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 

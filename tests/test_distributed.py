@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course
-from autograder.submissions import expected_scores, fill, read_examples
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, read_examples
 from tests.conftest import ROOT, kit_grade, released_course
 from tests.submissions import STYLES
 

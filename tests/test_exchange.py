@@ -11,8 +11,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, spec
-from autograder.submissions import fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import fill, reference_answers
+from autograder.homework import spec
 from tests.conftest import kit_grade, released_course
 from tests.submissions import MUTANTS
 

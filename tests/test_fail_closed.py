@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from autograder.calls import Own, Returned, StudentError
-from autograder.checks import CHECKS, CheckFailed
-from autograder.in_process import InProcess
+from autograder.homework.checks import CHECKS, CheckFailed
+from autograder.running.in_process import InProcess
 from tests.test_checks import notebook
 
 VALUE_CHECKS = ("loss_values", "sigmoid_values", "sigmoid_extremes", "forward_prop_xor", "forward_prop_networks",

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cases, course, spec
-from autograder.submissions import expected_scores, fill, read_example, reference_answers
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, read_example, reference_answers
+from autograder.homework import cases, spec
 from solutions import backprop, helpers
 from tests.conftest import ROOT, kit_grade, released_course
 from tests.submissions import MUTANTS

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course, spec
-from autograder.submissions import expected_scores, fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, reference_answers
+from autograder.homework import spec
 from tests.conftest import ROOT, kit_grade, released_course
 
 FULL = expected_scores(())

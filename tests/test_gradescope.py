@@ -23,9 +23,10 @@ from pathlib import Path, PurePosixPath
 import nbformat
 import pytest
 
-from autograder import course, spec
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, read_example, reference_answers
 from autograder.gradescope import package, runner
-from autograder.submissions import expected_scores, fill, read_example, reference_answers
+from autograder.homework import spec
 from tests.conftest import ROOT, kit_grade, released_course
 from tests.submissions import MUTANTS
 
@@ -200,7 +201,7 @@ def test_zip_builds_identically_and_holds_the_grader_only(built, tmp_path):
         infos = {info.filename: info for info in archive.infolist()}
         config = json.loads(archive.read(package.CONFIG))
         assert archive.read("requirements.lock") == (ROOT / "requirements.lock").read_bytes()
-    for name in ("setup.sh", "run_autograder", "solutions/backprop.py", "autograder/checks/combined.py",
+    for name in ("setup.sh", "run_autograder", "solutions/backprop.py", "autograder/homework/checks/combined.py",
                  "autograder/gradescope/runner.py", "source/backprop/backprop.ipynb"):
         assert name in infos, name
     assert {infos[n].external_attr >> 16 & 0o777 for n in ("setup.sh", "run_autograder")} == {0o755}

@@ -6,8 +6,9 @@ import csv
 import subprocess
 import sys
 
-from autograder import course, spec
-from autograder.submissions import fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import fill, reference_answers
+from autograder.homework import spec
 from tests.conftest import kit_grade, released_course
 
 DUE = "2026-11-30 11:00:00 UTC"

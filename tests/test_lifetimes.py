@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from autograder import course
-from autograder.sandbox.launch import bubblewrap
-from autograder.submissions import fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import fill, reference_answers
+from autograder.running.sandbox.launch import bubblewrap
 from tests.conftest import command_line, descendants, released_course, wait_until_gone
 
 pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed")

@@ -7,8 +7,10 @@ import secrets
 
 import pytest
 
-from autograder import course, feedback, spec
-from autograder.submissions import fill, reference_answers
+from autograder.course import course
+from autograder.course.submissions import fill, reference_answers
+from autograder.homework import spec
+from autograder.outputs import feedback
 from tests.conftest import kit_grade, released_course
 from tests.submissions import MUTANTS
 

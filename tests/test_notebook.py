@@ -8,8 +8,10 @@ import sys
 
 import nbformat
 
-from autograder import build_notebook, grading, spec, spec_text
-from autograder.visible import visible_tests
+from autograder.authoring import build_notebook
+from autograder.homework import spec, spec_text
+from autograder.judging import scoring
+from autograder.judging.visible import visible_tests
 from solutions import backprop, helpers
 from tests.conftest import ROOT
 
@@ -109,7 +111,7 @@ def test_unknown_placeholder_names_the_file_and_line(tmp_path):
 
 
 def test_bad_example_names_its_file(tmp_path):
-    from autograder.submissions import read_example
+    from autograder.course.submissions import read_example
 
     bad = tmp_path / "someone.py"
     bad.write_text("# wrong: loss\n")
@@ -166,7 +168,7 @@ def test_every_cell_stops_student_code_well_inside_nbgrader_timeout():
             assert inspect.signature(helpers.self_check).parameters["seconds"].default <= 5
             continue
         assert unguarded == [], f"{label} calls {unguarded} outside `with student_code(...)`"
-        hidden = bool(meta.get("grade")) and grading.cell(meta["grade_id"]).checks
+        hidden = bool(meta.get("grade")) and scoring.cell(meta["grade_id"]).checks
         assert sum(budgets) <= (3 if hidden else 5), f"{label}: {budgets} s of student code"
         assert sum(budgets) + (spec.CHECK_SECONDS if hidden else 0) <= timeout - 2, label
         checked += bool(budgets)

@@ -24,8 +24,9 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from autograder import course, spec
-from autograder.submissions import expected_scores, fill, read_examples
+from autograder.course import course
+from autograder.course.submissions import expected_scores, fill, read_examples
+from autograder.homework import spec
 from tests.conftest import ROOT, kit_grade
 
 NEEDS_SERVER = ("these tests need a PostgreSQL server: run `bash .ci/postgres.sh` (it installs and starts one and "

@@ -5,8 +5,8 @@ gradebook through nbgrader's API."""
 import nbformat
 import pytest
 
-from autograder import spec
-from autograder.submissions import expected_scores, read_examples
+from autograder.course.submissions import expected_scores, read_examples
+from autograder.homework import spec
 from tests.conftest import HARD_CASES, ROOT
 from tests.submissions import MUTANTS, STYLES
 

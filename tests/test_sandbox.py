@@ -16,11 +16,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import course
+from autograder.authoring.selftest import sandbox_scores
 from autograder.calls import Own, Ref, StudentError
-from autograder.sandbox.launch import KIT, Limits, Pool, bubblewrap
-from autograder.sandbox.remote import RemoteSubmission
-from autograder.selftest import sandbox_scores
+from autograder.course import course
+from autograder.running.sandbox.launch import KIT, Limits, Pool, bubblewrap
+from autograder.running.sandbox.remote import RemoteSubmission
 
 pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed")
 
@@ -337,8 +337,8 @@ WATCHED = '''
 import os, sys, time
 import numpy as np
 from autograder.calls import Own
-from autograder.sandbox.launch import Limits, Pool
-from autograder.sandbox.remote import RemoteSubmission
+from autograder.running.sandbox.launch import Limits, Pool
+from autograder.running.sandbox.remote import RemoteSubmission
 
 pool = Pool(1, sys.argv[1])
 cells = [("pid", "import os\\nimport time\\nimport numpy as np\\n\\ndef pid(x):\\n"

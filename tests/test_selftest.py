@@ -6,7 +6,8 @@ import types
 import nbformat
 import pytest
 
-from autograder import build_notebook, selftest, spec
+from autograder.authoring import build_notebook, selftest
+from autograder.homework import spec
 from tests.conftest import ROOT
 
 TEMPLATE = ROOT / "source" / "backprop" / "backprop.py"
@@ -62,7 +63,7 @@ def test_a_spec_mistake_is_named_with_its_fix(mistake):
     changes, expected = MISTAKES[mistake]
     problems = selftest.spec_problems(variant(**changes))
     assert [p for p in problems if expected in str(p)], [str(p) for p in problems]
-    assert all(p.where.startswith("autograder/spec.py") and p.fix for p in problems)
+    assert all(p.where.startswith("autograder/homework/spec.py") and p.fix for p in problems)
 
 
 def test_the_spec_and_the_notebook_must_list_the_same_cells():
@@ -75,9 +76,9 @@ def test_the_spec_and_the_notebook_must_list_the_same_cells():
 
 def test_a_problem_points_at_its_line():
     problems = selftest.spec_problems(variant(GRADCHECK_TOL=0.5))
-    line = next(n for n, text in enumerate((ROOT / "autograder" / "spec.py").read_text().splitlines(), 1)
+    line = next(n for n, text in enumerate((ROOT / "autograder" / "homework" / "spec.py").read_text().splitlines(), 1)
                 if text.startswith("GRADCHECK_TOL"))
-    assert [p.where for p in problems] == [f"autograder/spec.py:{line}"]
+    assert [p.where for p in problems] == [f"autograder/homework/spec.py:{line}"]
 
 
 def test_activations_are_the_reference_collaborators_with_a_derivative():

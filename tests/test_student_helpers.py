@@ -10,8 +10,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import spec
-from autograder.visible import visible_tests
+from autograder.homework import spec
+from autograder.judging.visible import visible_tests
 from solutions import backprop, helpers
 from tests.conftest import ROOT
 

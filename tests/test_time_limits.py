@@ -6,14 +6,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import spec
 from autograder.calls import Own, Returned, StudentError
-from autograder.grade import grade_one
-from autograder.sandbox import remote
-from autograder.sandbox.launch import Limits, Pool, bubblewrap
-from autograder.sandbox.remote import RemoteSubmission
-from autograder.submissions import expected_scores, fill, reference_answers
-from autograder.visible import visible_tests
+from autograder.course.submissions import expected_scores, fill, reference_answers
+from autograder.homework import spec
+from autograder.judging.outcome import grade_one
+from autograder.judging.visible import visible_tests
+from autograder.running.sandbox import remote
+from autograder.running.sandbox.launch import Limits, Pool, bubblewrap
+from autograder.running.sandbox.remote import RemoteSubmission
 from tests.attacks import SLOW_AND_BROKEN
 from tests.conftest import ROOT
 

@@ -19,11 +19,14 @@ import mistune
 import nbformat
 import pytest
 
-from autograder import class_report, course, feedback, spec, untrusted
+from autograder import untrusted
 from autograder.calls import scrub
+from autograder.course import course
+from autograder.course.submissions import fill, reference_answers
 from autograder.gradescope import package, runner
-from autograder.grading import CellResult, CheckResult
-from autograder.submissions import fill, reference_answers
+from autograder.homework import spec
+from autograder.judging.scoring import CellResult, CheckResult
+from autograder.outputs import class_report, feedback
 from tests.conftest import ROOT, released_course
 
 # What a hostile submission plants: a script, an event handler, a javascript: link, a bold fake

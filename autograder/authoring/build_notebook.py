@@ -10,11 +10,11 @@ a marker line:
     # %% [answer] <function>   an autograded answer cell holding solutions.backprop.<function>,
                                whose ### BEGIN/END SOLUTION region nbgrader turns into a stub
     # %% [test] <grade_id>     an autograded test cell: the visible tests written here, then
-                               (when the cell has hidden checks in autograder/spec.py) a hidden
-                               block that calls into autograder.cell; points come from spec
+                               (when the cell has hidden checks in autograder/homework/spec.py) a hidden
+                               block that calls into autograder.judging.hidden_tests; points come from spec
 
-In any cell, `<<spec: NAME>>` is replaced by a number, phrase or table of autograder/spec.py
-(autograder.spec_text lists them), so prose never types a number the grading depends on.
+In any cell, `<<spec: NAME>>` is replaced by a number, phrase or table of autograder/homework/spec.py
+(autograder.homework.spec_text lists them), so prose never types a number the grading depends on.
 So answers, points, hidden checks and the numbers students read each live in one place, and
 the .ipynb is generated.
 """
@@ -27,7 +27,8 @@ import nbformat
 
 from solutions import backprop, helpers
 
-from . import grading, spec_text
+from ..homework import spec_text
+from ..judging import scoring
 
 MARKER = re.compile(r"^# %% \[(markdown|code|given|answer|test)\](?: (\S+))?\s*$")
 HELPER = re.compile(r"^# <<helper: (\w+)>>\s*$", re.MULTILINE)
@@ -45,7 +46,7 @@ def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, loc
 def hidden_block(grade_id: str) -> str:
     """The thin hidden-test block of a test cell: one call into the kit."""
     return ("### BEGIN HIDDEN TESTS\n"
-            "from autograder.cell import run_hidden_tests\n"
+            "from autograder.judging.hidden_tests import run_hidden_tests\n"
             f'run_hidden_tests("{grade_id}", globals())\n'
             "### END HIDDEN TESTS")
 
@@ -75,7 +76,7 @@ def _cell(kind: str, arg: str | None, body: str, position: int):
     if kind == "answer":
         source = inspect.getsource(getattr(backprop, arg)).rstrip()
         return nbformat.v4.new_code_cell(source, id=arg, metadata=_nbgrader(arg, solution=True))
-    test_cell = grading.cell(arg)
+    test_cell = scoring.cell(arg)
     parts = [body] if body else []
     if test_cell.checks:
         parts.append(hidden_block(arg))

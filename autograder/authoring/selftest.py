@@ -1,6 +1,6 @@
 """The homework's self-test: run by `release` before anything is released, and by `grade`.
 
-1. autograder/spec.py is read for mistakes an edit can make (an activation no check knows,
+1. autograder/homework/spec.py is read for mistakes an edit can make (an activation no check knows,
    points that are not whole numbers, a check id that is not registered, a misnamed cell, a
    tolerance out of range...), each reported with the file, the line, the value and the fix.
 2. The reference solution (solutions/backprop.py) is graded through every visible test and
@@ -30,13 +30,14 @@ import numpy as np
 
 from solutions import backprop
 
-from . import course, spec
-from .checks import CHECKS
-from .collaborators import REFERENCE
-from .in_process import InProcess
+from ..course import course
+from ..homework import spec
+from ..homework.checks import CHECKS
+from ..homework.collaborators import REFERENCE
+from ..running.in_process import InProcess
 
-KIT = Path(__file__).resolve().parents[1]
-SPEC_FILE = "autograder/spec.py"
+KIT = Path(__file__).resolve().parents[2]
+SPEC_FILE = "autograder/homework/spec.py"
 
 # Hidden networks are kept small: the gradient check runs two forward passes per weight, for
 # every network, within CHECK_SECONDS.
@@ -89,7 +90,7 @@ def _spec_lines() -> list[str]:
 
 
 def where(*needles: str) -> str:
-    """'autograder/spec.py:47' for the first line holding every needle (or just the file)."""
+    """'autograder/homework/spec.py:47' for the first line holding every needle (or just the file)."""
     for number, line in enumerate(_spec_lines(), 1):
         if all(n in line for n in needles):
             return f"{SPEC_FILE}:{number}"
@@ -210,7 +211,7 @@ def _cell_problems(s, functions: tuple) -> list[Problem]:
             if check_id not in CHECKS:
                 problems.append(Problem(where(f'"{check_id}"'), f"{gid} lists the check {check_id!r}, which is not "
                                         f"registered{_close(check_id, CHECKS)}",
-                                        "use an id registered with @check(...) in autograder/checks/ "
+                                        "use an id registered with @check(...) in autograder/homework/checks/ "
                                         f"({', '.join(sorted(CHECKS))})"))
         if len(set(checks)) != len(checks):
             problems.append(Problem(here, f"{gid} lists a check twice: {checks!r}", "list each check once"))
@@ -247,7 +248,7 @@ def _network_problems(s) -> list[Problem]:
                     else f"is not an activation the checks know{_close(str(activation), known)}")
             problems.append(Problem(here, f"NETWORKS[{k}] = {entry!r}: {activation!r} {what}",
                                     f"use one of {', '.join(known)}, or add the new activation to PUBLIC in "
-                                    "autograder/stand_ins.py (README: \"Customising the homework\")"))
+                                    "autograder/homework/stand_ins.py (README: \"Customising the homework\")"))
     combined = getattr(s, "COMBINED_ACTIVATION", "sigmoid")
     if combined not in known:
         problems.append(Problem(_assigned("COMBINED_ACTIVATION"), f"COMBINED_ACTIVATION = {combined!r} is not an "
@@ -344,7 +345,7 @@ def _template_problems(s, template: Path, functions: tuple) -> list[Problem]:
 
 
 def spec_problems(s=spec, template: Path | None = None, cell_timeout: float = 10.0) -> list[Problem]:
-    """Everything statically wrong with the spec `s` (a module like autograder.spec) and, given the
+    """Everything statically wrong with the spec `s` (a module like autograder.homework.spec) and, given the
     notebook's source template, with how the two fit."""
     functions = getattr(s, "FUNCTIONS", ())
     problems: list[Problem] = []
@@ -423,13 +424,13 @@ def _describe(error: BaseException) -> str:
 
 
 def sandbox_scores(source: nbformat.NotebookNode, sandbox: str = "auto") -> dict[str, str | None]:
-    """Grade the source notebook's answers in one sandbox through grading.grade_cells, as
+    """Grade the source notebook's answers in one sandbox through scoring.grade_cells, as
     `python -m autograder grade` does. grade_id -> why it lost its points, or None."""
-    from .grading import grade_cells
-    from .notebook_code import cells_to_run
-    from .sandbox.launch import Limits, Pool
-    from .sandbox.remote import RemoteSubmission
-    from .visible import visible_tests
+    from ..judging.scoring import grade_cells
+    from ..judging.visible import visible_tests
+    from ..running.notebook_code import cells_to_run
+    from ..running.sandbox.launch import Limits, Pool
+    from ..running.sandbox.remote import RemoteSubmission
 
     with Pool(1, sandbox) as pool, RemoteSubmission(pool.zygotes[0], cells_to_run(source, source), Limits()) as sub:
         results = grade_cells(sub, visible_tests(source))
@@ -507,13 +508,13 @@ def reference_problems(source: nbformat.NotebookNode, sandbox: str | None = "aut
             (f"the reference solution loses {grade_id} ({points[grade_id]} points) {graders}:{said}"
              if grade_id in points else f"the notebook's cell {grade_id} fails on the reference {graders}:{said}"),
             "the reference must get every point: undo or correct the spec value the failing check reads "
-            "(listed above), or fix the check in autograder/checks/ or the visible test in "
+            "(listed above), or fix the check in autograder/homework/checks/ or the visible test in "
             "source/backprop/backprop.py"))
     return problems
 
 
 def spec_cell_checks(grade_id: str) -> tuple[str, ...]:
-    from .grading import cell as spec_cell
+    from ..judging.scoring import cell as spec_cell
 
     return tuple(spec_cell(grade_id).checks)
 
@@ -566,7 +567,7 @@ def _released_points(root: Path) -> list[Problem]:
     problems = []
     wanted = {c.grade_id: c.points for c in spec.TEST_CELLS}
     path = course.source_path(root)
-    fix = "run `make release` (python -m autograder release) after editing autograder/spec.py, then grade"
+    fix = "run `make release` (python -m autograder release) after editing autograder/homework/spec.py, then grade"
     if path.is_file():
         nb = nbformat.read(path, as_version=4)
         have = {_meta(c)["grade_id"]: _meta(c).get("points") for c in nb.cells if _meta(c).get("grade")}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import spec
+from ..homework import spec
 
 
 class CourseError(Exception):

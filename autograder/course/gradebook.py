@@ -7,8 +7,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import spec, untrusted
-from .grading import CellResult
+from .. import untrusted
+from ..homework import spec
+from ..judging.scoring import CellResult
 from .records import RESULTS  # noqa: F401  (re-exported: feedback and export read it from here)
 
 
@@ -66,7 +67,7 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
         nb = nbformat.from_dict(submitted)
         tests = {c.metadata.nbgrader.grade_id: c for c in source.cells
                  if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
-        from .visible import HIDDEN
+        from ..judging.visible import HIDDEN
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if cell.cell_type == "code":

@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import spec
+from ..homework import spec
 
 RESULTS = "results.json"
 TIMESTAMP = "timestamp.txt"

@@ -13,7 +13,7 @@ import nbformat
 
 from solutions import backprop
 
-from . import spec
+from ..homework import spec
 
 SECTION = re.compile(r"^# %% \[(\w+)\]\s*$", re.MULTILINE)
 

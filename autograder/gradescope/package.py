@@ -15,8 +15,10 @@ import json
 import zipfile
 from pathlib import Path
 
-from .. import build_notebook, course, spec
-from ..export import VISIBILITIES
+from ..authoring import build_notebook
+from ..course import course
+from ..homework import spec
+from ..outputs.export import VISIBILITIES
 
 HERE = Path(__file__).resolve().parent
 # The user student code runs as; setup.sh creates it.

@@ -1,7 +1,7 @@
 """What run_autograder runs for each submission: the kit's grader, inside Gradescope's container.
 
 It grades the one notebook in /autograder/submission, whatever its name, with the same test
-cells, points, checks and diagnoses as `python -m autograder grade` (grade.grade_one), and
+cells, points, checks and diagnoses as `python -m autograder grade` (judging.outcome.grade_one), and
 writes /autograder/results/results.json: a test per test cell, each diagnosis in its output,
 and a short summary. Whatever happens, it writes a result; a submission it cannot grade gets 0
 with the reason.
@@ -27,12 +27,13 @@ from pathlib import Path
 
 import nbformat
 
-from .. import spec, untrusted
-from ..export import gradescope_results
-from ..grade import Outcome, _zeros, grade_one
-from ..gradebook import results_summary
-from ..sandbox.launch import Limits, Pool, SandboxError
-from ..visible import visible_tests
+from .. import untrusted
+from ..course.gradebook import results_summary
+from ..homework import spec
+from ..judging.outcome import Outcome, _zeros, grade_one
+from ..judging.visible import visible_tests
+from ..outputs.export import gradescope_results
+from ..running.sandbox.launch import Limits, Pool, SandboxError
 
 # A notebook larger than this is not read (the release notebook is about 30 KiB).
 MAX_NOTEBOOK_BYTES = 20 * 2**20

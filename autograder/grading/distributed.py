@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import spec
-from .sandbox.launch import Limits, Pool
+from ..homework import spec
+from ..running.sandbox.launch import Limits, Pool
 
 _pool: Pool | None = None  # one sandbox per worker process, started on its first task
 
@@ -31,9 +31,9 @@ def _worker_pool(sandbox: str, limits: Limits) -> Pool:
 
 
 def grade_task(student: str, notebook: bytes, source_text: str, limits: Limits, sandbox: str):
-    """Runs on a worker: grade one submission from its notebook's bytes; returns a grade.Outcome."""
-    from .grade import grade_one
-    from .visible import visible_tests
+    """Runs on a worker: grade one submission from its notebook's bytes; returns a judging.outcome.Outcome."""
+    from ..judging.outcome import grade_one
+    from ..judging.visible import visible_tests
 
     source = nbformat.reads(source_text, as_version=4)
     with tempfile.TemporaryDirectory(prefix="kit-task-") as folder:
@@ -46,7 +46,7 @@ def graded_on_cluster(scheduler: str, todo: dict[str, Path], source, limits: Lim
     """Outcomes as the cluster's workers finish them."""
     from distributed import Client, as_completed
 
-    from .grade import Outcome, _zeros, grade_one
+    from ..judging.outcome import Outcome, _zeros, grade_one
 
     source_text = nbformat.writes(source)
     local = {}

@@ -1,6 +1,6 @@
 """`python -m autograder grade`: the kit's own grader, isolated, parallel and tamper-proof.
 
-Each submission runs in a sandboxed child process (autograder.sandbox) that sees nothing but
+Each submission runs in a sandboxed child process (autograder.running.sandbox) that sees nothing but
 its own code; every visible test and hidden check runs here, in the grader's process, on the
 plain arrays the child returns. Scores go into nbgrader's gradebook under the notebook's
 grade_ids; graded notebooks and results go to autograded/ as nbgrader's would.
@@ -10,78 +10,16 @@ import json
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from . import course, records, spec, untrusted
-from .calls import StudentError
-from .gradebook import assign_late_penalty, late_penalties, record_scores, write_graded
-from .grading import CellResult, grade_cells
-from .notebook_code import cells_to_run
-from .report import score_table
-from .sandbox.launch import Limits, SandboxError, Zygote, resolve
-from .sandbox.remote import RemoteSubmission
-
-
-@dataclass
-class Outcome:
-    """One student's grading: per-cell results, and why it could not run if it could not.
-
-    grader_error: the kit itself failed (its sandbox, its own code), never anything the
-    submission did; a submission that breaks its own process loses the cells it could not pass.
-    """
-
-    student: str
-    results: list[CellResult]
-    notebook: nbformat.NotebookNode | None = None
-    reason: str | None = None
-    cell_errors: list[str] = field(default_factory=list)
-    grader_error: bool = False
-
-    def __post_init__(self):
-        self.bound()
-
-    def bound(self) -> None:
-        """Make its student-made text safe to record: valid, bounded per item and in all (every
-        Outcome on its way in; record_all again, for any text set since)."""
-        self.results, self.reason, self.cell_errors = untrusted.bound_results(self.results, self.reason,
-                                                                              self.cell_errors)
-
-
-def _zeros(reason: str) -> list[CellResult]:
-    return [CellResult(c.grade_id, c.points, 0.0, reason, []) for c in spec.TEST_CELLS]
-
-
-def grade_one(student: str, folder: Path, zygote: Zygote, source, visible: dict, limits: Limits) -> Outcome:
-    path = folder / f"{spec.NOTEBOOK}.ipynb"
-    if not path.is_file():
-        found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "no notebook"
-        reason = f"no {path.name} in the submission (found: {found}); submit the notebook under its own name"
-        return Outcome(student, _zeros(reason), reason=reason)
-    try:
-        nb = nbformat.read(path, as_version=4)
-        cells = cells_to_run(nb, source)
-    except Exception as error:
-        reason = f"{path.name} could not be read as a notebook ({type(error).__name__}: {str(error)[:200]})"
-        return Outcome(student, _zeros(reason), reason=reason)
-    for attempt in range(2):
-        try:
-            with RemoteSubmission(zygote, cells, limits) as sub:
-                results = grade_cells(sub, visible)
-                if sub.sandbox_failure is not None:  # met inside a check, which took it for a failed call
-                    raise sub.sandbox_failure
-            return Outcome(student, results, nb, cell_errors=sub.cell_errors)
-        except StudentError as error:  # whatever the child did is the submission's fault, never the grader's
-            reason = f"the submission's code broke its grading process: {error}"
-            return Outcome(student, _zeros(reason), nb, reason=reason)
-        except SandboxError as error:
-            if attempt:
-                return Outcome(student, _zeros(f"the grader failed: {error}"), nb, reason=str(error),
-                               grader_error=True)
-            zygote.restart()
-    raise AssertionError("unreachable")
+from ..course import course, records
+from ..course.gradebook import assign_late_penalty, late_penalties, record_scores, write_graded
+from ..homework import spec
+from ..judging.outcome import Outcome
+from ..outputs.score_table import score_table
+from ..running.sandbox.launch import Limits, resolve
 
 
 class Progress:

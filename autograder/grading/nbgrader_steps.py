@@ -28,7 +28,7 @@ from nbconvert.exporters import Exporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import default
 
-from . import spec
+from ..homework import spec
 
 SWITCH = "BACKPROP_KIT_NBGRADER"
 _pool = None  # one sandbox for the life of the nbgrader process, started on its first notebook
@@ -42,7 +42,7 @@ def routed() -> bool:
 def _zygote():
     global _pool
     if _pool is None:
-        from .sandbox.launch import Pool
+        from ..running.sandbox.launch import Pool
 
         _pool = Pool(1, os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
         atexit.register(_pool.close)
@@ -58,7 +58,7 @@ def _course_root(config) -> Path:
 def verdict_outputs(cell_result: dict) -> list:
     """A test cell's outputs that nbgrader's determine_grade reads as the kit's verdict: a printout
     (full marks) when it passed, an error output (0) with the diagnoses when it did not."""
-    from .gradebook import cell_messages
+    from ..course.gradebook import cell_messages
 
     points, score = cell_result["points"], cell_result["score"]
     text = f"{score:g} / {points:g} points (graded by the kit)\n"
@@ -76,10 +76,10 @@ class KitExecute(NbGraderPreprocessor):
     """Grades the notebook with the kit (see the module's docstring) in Execute's place."""
 
     def preprocess(self, nb, resources):
-        from .grade import grade_one
-        from .gradebook import results_summary, write_results
-        from .sandbox.launch import Limits
-        from .visible import visible_tests
+        from ..course.gradebook import results_summary, write_results
+        from ..judging.outcome import grade_one
+        from ..judging.visible import visible_tests
+        from ..running.sandbox.launch import Limits
 
         student = resources["nbgrader"]["student"]
         root = _course_root(self.config)
@@ -97,7 +97,7 @@ class KitExecute(NbGraderPreprocessor):
                 cell.outputs = verdict_outputs(by_id[grade_id])
         graded = Path(resources.get("metadata", {}).get("path") or root / "autograded" / student / spec.ASSIGNMENT)
         write_results(graded, summary)
-        from .records import drop_feedback_page
+        from ..course.records import drop_feedback_page
 
         if drop_feedback_page(root, student):
             self.log.warning("Removed %s's feedback page: it described the previous grades", student)
@@ -115,8 +115,8 @@ class KitFeedbackExporter(Exporter):
         return ".html"
 
     def from_notebook_node(self, nb, resources=None, **kw):
-        from . import course, records
-        from .feedback import render, why_no_page
+        from ..course import course, records
+        from ..outputs.feedback import render, why_no_page
 
         nb, resources = super().from_notebook_node(nb, resources, **kw)
         student = resources["nbgrader"]["student"]

@@ -1,7 +1,7 @@
 """Grading processes on this machine: each owns one sandboxed zygote and runs the grader-side
 checks of the submissions it is given, so workers never wait on each other (no shared GIL).
 
-The coordinator (autograder.grade) hands out submissions and writes every outcome; a worker
+The coordinator (autograder.grading.grade) hands out submissions and writes every outcome; a worker
 only reads a submission's folder and returns its Outcome. A worker ends with the coordinator,
 however the coordinator ends (SIGKILL included), and its sandbox with it.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from .sandbox.launch import Limits, Pool
+from ..running.sandbox.launch import Limits, Pool
 
 _state: dict = {}  # this worker process's zygote, source notebook and visible tests
 _PR_SET_PDEATHSIG = 1
@@ -36,7 +36,7 @@ def end_with(parent: int) -> None:
 
 
 def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
-    from .visible import visible_tests
+    from ..judging.visible import visible_tests
 
     end_with(parent)  # first: a sandbox started later dies with this process (bubblewrap's --die-with-parent)
     warnings.filterwarnings("ignore", message="bubblewrap is not installed")  # the coordinator said so
@@ -55,14 +55,14 @@ def _zygote():
 
 
 def _grade(student: str, folder: str):
-    from .grade import grade_one
+    from ..judging.outcome import grade_one
 
     return grade_one(student, Path(folder), _zygote(), _state["source"], _state["visible"], _state["limits"])
 
 
 def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: str, workers: int) -> Iterator:
-    """Outcomes (grade.Outcome) as the worker processes finish them."""
-    from .grade import Outcome, _zeros
+    """Outcomes (judging.outcome.Outcome) as the worker processes finish them."""
+    from ..judging.outcome import Outcome, _zeros
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,

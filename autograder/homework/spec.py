@@ -19,7 +19,7 @@ class TestCell:
 
     judges: the student functions whose mistakes may cost this cell its points; the
     `test_<function>*` cells judge one function and feed it reference collaborators.
-    checks: ids of the hidden checks (autograder.checks) run in the cell's hidden block.
+    checks: ids of the hidden checks (autograder.homework.checks) run in the cell's hidden block.
     """
 
     grade_id: str
@@ -65,7 +65,7 @@ RTOL = 1e-7
 ATOL = 1e-10
 
 # Networks the hidden checks run on: layer sizes [n_0, ..., n_L] and the activation, by name
-# of a reference collaborator (autograder.collaborators). Depth 1 to 4, non-square layers,
+# of a reference collaborator (autograder.homework.collaborators). Depth 1 to 4, non-square layers,
 # several outputs, and all three activations.
 NETWORKS = (
     ((3, 1), "sigmoid"),

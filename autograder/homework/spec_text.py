@@ -1,4 +1,4 @@
-"""The spec in words: the numbers, tables and lists that prose shows, rendered from autograder/spec.py.
+"""The spec in words: the numbers, tables and lists that prose shows, rendered from autograder/homework/spec.py.
 
 Prose never types a number the grading depends on. It names it with a placeholder that
 `render` replaces at build time:
@@ -106,7 +106,7 @@ def number(value: float) -> str:
 
 
 def _sigmoid_extremes() -> str:
-    """'±710, ±1000': the magnitudes of autograder.cases.SIGMOID_EXTREMES past exp's overflow (~709.8)."""
+    """'±710, ±1000': the magnitudes of autograder.homework.cases.SIGMOID_EXTREMES past exp's overflow (~709.8)."""
     from . import cases
 
     values = sorted({abs(float(z)) for z in cases.SIGMOID_EXTREMES.ravel() if abs(z) > 709.78})
@@ -156,15 +156,15 @@ def render(text: str, where: str = "the text", extra: dict[str, Callable[[], str
         line = first_line + text.count("\n", 0, match.start())
         raise PlaceholderError(
             f"{where}, line {line}: unknown placeholder {match.group(0)}; use one of "
-            f"{', '.join(sorted(phrases))} or an upper-case constant of autograder/spec.py")
+            f"{', '.join(sorted(phrases))} or an upper-case constant of autograder/homework/spec.py")
 
     return PLACEHOLDER.sub(one, text)
 
 
 # README.md's "How it is graded" opening, table and list of hidden checks. `make release` writes it
 # between the two markers; a test fails when README.md and this template disagree.
-README_BEGIN = ("<!-- generated from autograder/spec.py by `make release` (wording: README_GRADING in "
-                "autograder/spec_text.py); edits here are overwritten -->")
+README_BEGIN = ("<!-- generated from autograder/homework/spec.py by `make release` (wording: README_GRADING in "
+                "autograder/homework/spec_text.py); edits here are overwritten -->")
 README_END = "<!-- end of generated text -->"
 README_GRADING = """\
 <<spec: total_points>> points in <<spec: cell_count>> test cells. A `test_<function>*` cell judges \
@@ -175,7 +175,7 @@ all or nothing.
 
 <<spec: readme_points_table>>
 
-The hidden tests (`autograder/checks/`) check:
+The hidden tests (`autograder/homework/checks/`) check:
 
 - values and shapes on <<spec: networks_summary>>;
   by layer sizes: <<spec: networks_list>>;
@@ -199,7 +199,7 @@ A hidden check stops a student function after <<spec: check_seconds>> s (`CHECK_
 
 def readme_section(visible: dict[str, str]) -> str:
     """The generated part of README.md's grading section, markers included."""
-    body = render(README_GRADING, "README_GRADING in autograder/spec_text.py",
+    body = render(README_GRADING, "README_GRADING in autograder/homework/spec_text.py",
                   {"readme_points_table": lambda: readme_points_table(visible)})
     return f"{README_BEGIN}\n{body}\n{README_END}"
 

@@ -2,7 +2,7 @@
 
 Activations and the tests' stand-ins that the notebook itself gives students. They only make
 the inputs of the student's functions, as the student's own code could, so they run in the
-sandbox next to it; graded answers never do (see autograder.collaborators).
+sandbox next to it; graded answers never do (see autograder.homework.collaborators).
 """
 
 from solutions import helpers

@@ -1,11 +1,11 @@
 """The entry point of the notebook's hidden-test cells under `nbgrader autograde`.
 
 Each hidden block is a thin call, `run_hidden_tests("<grade_id>", globals())`, so the checks
-live in one place (autograder.checks) and the kit's own grader can run the same ones.
+live in one place (autograder.homework.checks) and the kit's own grader can run the same ones.
 """
 
-from .grading import run_cell_checks
-from .in_process import InProcess
+from ..running.in_process import InProcess
+from .scoring import run_cell_checks
 
 # One executor per kernel, so a function that timed out once fails fast in later cells.
 _executors: dict[int, InProcess] = {}

@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass, field
 
-from . import spec
-from .calls import StudentError, Submission
-from .checks import CHECKS, CheckFailed
-from .hints import hint
+from ..calls import StudentError, Submission
+from ..homework import spec
+from ..homework.checks import CHECKS, CheckFailed
+from ..homework.hints import hint
 
 
 @dataclass
@@ -47,7 +47,7 @@ def cell(grade_id: str) -> spec.TestCell:
     for test_cell in spec.TEST_CELLS:
         if test_cell.grade_id == grade_id:
             return test_cell
-    raise KeyError(f"no test cell {grade_id!r} in autograder/spec.py")
+    raise KeyError(f"no test cell {grade_id!r} in autograder/homework/spec.py")
 
 
 def run_cell_checks(grade_id: str, sub: Submission) -> list[CheckResult]:
@@ -56,7 +56,7 @@ def run_cell_checks(grade_id: str, sub: Submission) -> list[CheckResult]:
 
 
 def grade_cells(sub: Submission, visible: dict[str, str]) -> list[CellResult]:
-    """Every test cell in notebook order: its visible code (run by autograder.visible with
+    """Every test cell in notebook order: its visible code (run by autograder.judging.visible with
     comparisons in this process), then its hidden checks."""
     from .visible import namespace, run_visible
 

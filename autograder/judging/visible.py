@@ -4,7 +4,7 @@ A test cell's visible code is executed here, unchanged, in a namespace where the
 functions are proxies: each call runs in the student's sandbox on arguments that live in memory
 this process owns, returns plain arrays, and changes the arguments exactly as the call changed
 them in a kernel. The notebook's helpers run here too, calling the proxies (training and the
-gradient check in batches, through autograder.drive), so the assertions and everything they
+gradient check in batches, through autograder.homework.checks.drive), so the assertions and everything they
 compare cannot be tampered with. Notebook order is kept (later cells use names earlier ones
 defined), as in a kernel.
 """
@@ -17,10 +17,11 @@ import numpy as np
 
 from solutions import helpers
 
-from . import drive, spec
-from .calls import Own, Ref, StudentError, Submission, scrub
-from .hints import hint
-from .stand_ins import PUBLIC
+from ..calls import Own, Ref, StudentError, Submission, scrub
+from ..homework import spec
+from ..homework.checks import drive
+from ..homework.hints import hint
+from ..homework.stand_ins import PUBLIC
 
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.DOTALL)
 _PUBLIC_NAMES = {id(fn): name for name, fn in PUBLIC.items()}
@@ -58,7 +59,7 @@ def _name(arg):
         if id(arg) in _PUBLIC_NAMES:
             return Ref(_PUBLIC_NAMES[id(arg)])
         raise TypeError(f"a visible test passes {arg!r}, which cannot cross into the sandbox; "
-                        "give it a name in autograder.stand_ins.PUBLIC")
+                        "give it a name in autograder.homework.stand_ins.PUBLIC")
     return arg
 
 

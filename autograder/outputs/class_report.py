@@ -15,8 +15,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from . import course, records, spec, untrusted
-from .report import column_points
+from .. import untrusted
+from ..course import course, records
+from ..homework import spec
+from .score_table import column_points
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; color: #222; line-height: 1.45 }

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from solutions.helpers import gradient_diagnosis, training_diagnosis
 
-from . import course, records, spec, untrusted
-from .gradebook import cell_messages
-from .report import column_points
+from .. import untrusted
+from ..course import course, records
+from ..course.gradebook import cell_messages
+from ..homework import spec
+from .score_table import column_points
 
 
 def _results(root: Path, student: str) -> dict | None:

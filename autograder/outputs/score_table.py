@@ -1,6 +1,7 @@
 """Tables for the terminal: points per student and function."""
 
-from . import spec, untrusted
+from .. import untrusted
+from ..homework import spec
 
 
 def column_points() -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
 """Calling student functions by name in the process that holds them.
 
-The notebook kernel (autograder.in_process) and the sandboxed child (autograder.sandbox.worker)
+The notebook kernel (autograder.running.in_process) and the sandboxed child (autograder.running.sandbox.worker)
 both use this class to find a function, run it under a time limit with its output swallowed,
 and turn what it returned into plain data. It imports nothing secret and decides nothing:
 reference collaborators are resolved through a function the caller provides, and every
@@ -18,7 +18,7 @@ import numpy as np
 
 from solutions.helpers import TimeLimitExceeded
 
-from .calls import Own, Ref, Returned, StudentError, Target, scrub, to_plain
+from ..calls import Own, Ref, Returned, StudentError, Target, scrub, to_plain
 
 
 class BoundedSink(io.TextIOBase):

@@ -3,11 +3,11 @@
 This is what `nbgrader autograde` uses, through the thin hidden-test cells. It protects the
 grade from accidents (output on stderr, warnings, slow loops, mutated inputs), not from a
 hostile student: code in the same process can patch anything. The kit's own grader runs
-the same checks with student code in a sandbox instead (autograder.sandbox).
+the same checks with student code in a sandbox instead (autograder.running.sandbox).
 """
 
-from . import spec
-from .collaborators import REFERENCE
+from ..homework import spec
+from ..homework.collaborators import REFERENCE
 from .executor import Executor
 
 

@@ -1,7 +1,7 @@
-# The reviewable source of backprop.ipynb (cell markers: see autograder/build_notebook.py).
+# The reviewable source of backprop.ipynb (cell markers: see autograder/authoring/build_notebook.py).
 # Edit this file, then run `make notebook` (or `make release`); never edit the .ipynb by hand.
 # Answer cells come from solutions/backprop.py, given helpers from solutions/helpers.py,
-# points and hidden checks from autograder/spec.py.
+# points and hidden checks from autograder/homework/spec.py.
 
 # %% [markdown]
 # # Fitting a neural network with back-propagation

@@ -6,7 +6,7 @@ hands them (calls.Ref); it computes what to expect from `solutions` in the grade
 
 from collections.abc import Callable
 
-from ..calls import Submission
+from ...calls import Submission
 from .compare import CheckFailed
 
 Check = Callable[[Submission], dict | None]

@@ -1,6 +1,6 @@
 """Checks of the student's functions working together: gradient checking and training.
 
-Both are driven from the grader (autograder.drive): the student's code only answers single
+Both are driven from the grader (autograder.homework.checks.drive): the student's code only answers single
 calls, and the finite differences, summed gradients and weight updates are computed here.
 """
 
@@ -11,9 +11,9 @@ import numpy as np
 from solutions import backprop as reference
 from solutions import helpers
 
-from .. import cases, drive, spec
-from ..calls import Own, Submission
-from . import check
+from ...calls import Own, Submission
+from .. import cases, spec
+from . import check, drive
 from .compare import fail
 
 STUDENT = drive.Functions(Own("sigmoid"), Own("loss"), Own("forward_prop"), Own("backward_prop"),

@@ -6,8 +6,8 @@ never print hidden inputs or expected values.
 
 import numpy as np
 
+from ...calls import Invalid, Returned
 from .. import spec
-from ..calls import Invalid, Returned
 
 
 class CheckFailed(AssertionError):

@@ -17,9 +17,9 @@ import numpy as np
 
 from solutions import helpers
 
-from .calls import Invalid, Ref, StudentError, Submission, Target
-from .checks.compare import array, fail, items
-from .collaborators import REFERENCE
+from ...calls import Invalid, Ref, StudentError, Submission, Target
+from ..collaborators import REFERENCE
+from .compare import array, fail, items
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from ...calls import Own, Returned, Submission, unwrap
 from .. import cases
-from ..calls import Own, Returned, Submission, unwrap
 from ..collaborators import REFERENCE
 from . import check
 from .compare import close, items, repeatable, unchanged

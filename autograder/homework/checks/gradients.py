@@ -1,7 +1,7 @@
 """Checks of compute_gradients, fed reference dldhs, zs and hs."""
 
+from ...calls import Own, Ref, Submission, unwrap
 from .. import cases
-from ..calls import Own, Ref, Submission, unwrap
 from . import check
 from .compare import close, items, repeatable, unchanged
 from .expected import passes

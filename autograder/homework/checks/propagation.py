@@ -4,8 +4,8 @@ import numpy as np
 
 from solutions import helpers
 
+from ...calls import Own, Ref, Submission, unwrap
 from .. import cases, spec
-from ..calls import Own, Ref, Submission, unwrap
 from . import check
 from .compare import CheckFailed, array, close, fail, items, repeatable, unchanged
 from .expected import passes

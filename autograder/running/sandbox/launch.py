@@ -30,22 +30,22 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import spec
+from ...homework import spec
 from . import confine, wire
 
-KIT = Path(__file__).resolve().parents[2]
+KIT = Path(__file__).resolve().parents[3]
 
 # The only kit files a sandbox gets: public code, no reference solutions, no checks.
 SANDBOX_FILES = (
-    "autograder/__init__.py", "autograder/calls.py", "autograder/executor.py", "autograder/stand_ins.py",
-    "autograder/untrusted.py",
-    "autograder/sandbox/__init__.py", "autograder/sandbox/wire.py", "autograder/sandbox/worker.py",
-    "autograder/sandbox/confine.py",
-    "solutions/__init__.py", "solutions/helpers.py",
+    "autograder/__init__.py", "autograder/calls.py", "autograder/untrusted.py", "autograder/homework/__init__.py",
+    "autograder/homework/stand_ins.py", "autograder/running/__init__.py", "autograder/running/executor.py",
+    "autograder/running/sandbox/__init__.py", "autograder/running/sandbox/confine.py",
+    "autograder/running/sandbox/wire.py", "autograder/running/sandbox/worker.py", "solutions/__init__.py",
+    "solutions/helpers.py",
 )
 
 BOOTSTRAP = ("import sys; sys.path[:0] = sys.argv[2:]; sys.argv[1:] = sys.argv[1:2]; "
-             "from autograder.sandbox.worker import main; main()")
+             "from autograder.running.sandbox.worker import main; main()")
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from ..calls import Invalid, Own, Ref, Returned, StudentError, Target, scrub
-from ..collaborators import REFERENCE
+from ...calls import Invalid, Own, Ref, Returned, StudentError, Target, scrub
+from ...homework.collaborators import REFERENCE
 from ..executor import leaves, same_bytes
 from . import wire
 from .launch import Limits, SandboxError, Zygote

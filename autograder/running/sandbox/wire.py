@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from ..calls import Invalid, Own, Ref
+from ...calls import Invalid, Own, Ref
 
 MAX_MESSAGE = 64 * 2**20
 MAX_DEPTH = 8

@@ -37,9 +37,9 @@ import numpy as np
 
 from solutions import helpers
 
-from ..calls import StudentError, to_plain
+from ...calls import StudentError, to_plain
+from ...homework.stand_ins import PUBLIC
 from ..executor import Executor, describe, quiet
-from ..stand_ins import PUBLIC
 from . import confine, wire
 
 SANDBOXED = os.environ.get("KIT_SANDBOX") == "bwrap"
@@ -229,7 +229,8 @@ def _own_builtins() -> None:
     copy of the builtins, taken before any student code runs: a submission that replaces
     builtins.isinstance, abs or len breaks its own functions, not the channel that reports on
     them. Module globals are looked up before builtins, so binding the names there suffices."""
-    from .. import calls, executor
+    from ... import calls
+    from .. import executor
 
     pristine = {name: value for name, value in vars(builtins).items() if not name.startswith("_")}
     modules = [calls, executor, wire, sys.modules[__name__], helpers, contextlib, warnings, signal,

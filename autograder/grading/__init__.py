@@ -1,0 +1,11 @@
+"""A class graded: `python -m autograder grade`, and nbgrader's own autograde through the kit.
+
+grade.py (the run: which submissions, one Outcome each, the single writer of the gradebook and
+autograded/), workers.py (local worker processes, one sandbox each), distributed.py (a Dask
+cluster's workers), nbgrader_steps.py (KitExecute and KitFeedbackExporter in nbgrader's pipelines).
+It grades each submission through judging/ and writes into course/ (below it), so nbgrader's
+steps, which need the run, live here and not in course/.
+
+May import: outputs/ (the score table; the feedback page nbgrader's step writes), authoring/,
+course/, judging/, running/, homework/ and the base.
+"""
