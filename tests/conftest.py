@@ -92,11 +92,9 @@ def no_process_left_behind():
     yield
     # Sandboxes this process keeps for its own life (nbgrader's pipeline run in-process by the
     # formgrader tests) would end at its exit: end them now.
-    for name in ("autograder.grading.nbgrader_steps", "autograder.grading.distributed"):
-        module = sys.modules.get(name)
-        if getattr(module, "_pool", None) is not None:
-            module._pool.close()
-            module._pool = None
+    per_process = sys.modules.get("autograder.grading.sandbox_per_process")
+    if per_process is not None:
+        per_process.close_all()
     left = {pid: start for pid, start in descendants(os.getpid()).items()
             if not any(name in command_line(pid) for name in _BENIGN)}
     running = wait_until_gone(left, 30.0)

@@ -196,3 +196,10 @@ def test_the_check_catches(tmp_path, bad, expected):
     _write(tmp_path, bad)
     found = problems(tmp_path, "kit", layers, "kit.__main__")
     assert any(p.startswith(expected) for p in found), found
+
+
+def test_one_sandbox_per_grading_process_is_started_in_one_place():
+    """Local workers, Dask workers and nbgrader's autograde share grading/sandbox_per_process.py."""
+    starters = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "autograder" / "grading").rglob("*.py")
+                      if "Pool(1," in path.read_text())
+    assert starters == ["autograder/grading/sandbox_per_process.py"]

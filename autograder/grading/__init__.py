@@ -1,8 +1,9 @@
 """A class graded: `python -m autograder grade`, and nbgrader's own autograde through the kit.
 
 grade.py (the run: which submissions, one Outcome each, the single writer of the gradebook and
-autograded/), workers.py (local worker processes, one sandbox each), distributed.py (a Dask
-cluster's workers), nbgrader_steps.py (KitExecute and KitFeedbackExporter in nbgrader's pipelines).
+autograded/), workers.py (local worker processes), distributed.py (a Dask cluster's workers),
+nbgrader_steps.py (KitExecute and KitFeedbackExporter in nbgrader's pipelines), and
+sandbox_per_process.py (the one sandbox each of those grading processes keeps and grades in).
 It grades each submission through judging/ and writes into course/ (below it), so nbgrader's
 steps, which need the run, live here and not in course/.
 

@@ -10,36 +10,22 @@ Workers run this kit's environment: `.venv/bin/dask worker ADDRESS --nthreads 1`
 per worker process; start as many processes as cores).
 """
 
-import atexit
 import tempfile
 from pathlib import Path
 
 import nbformat
 
 from ..homework import spec
-from ..running.sandbox.launch import Limits, Pool
-
-_pool: Pool | None = None  # one sandbox per worker process, started on its first task
-
-
-def _worker_pool(sandbox: str, limits: Limits) -> Pool:
-    global _pool
-    if _pool is None:
-        _pool = Pool(1, sandbox, limits)
-        atexit.register(_pool.close)
-    return _pool
+from ..running.sandbox.launch import Limits
 
 
 def grade_task(student: str, notebook: bytes, source_text: str, limits: Limits, sandbox: str):
     """Runs on a worker: grade one submission from its notebook's bytes; returns a judging.outcome.Outcome."""
-    from ..judging.outcome import grade_one
-    from ..judging.visible import visible_tests
+    from .sandbox_per_process import grade_here
 
-    source = nbformat.reads(source_text, as_version=4)
     with tempfile.TemporaryDirectory(prefix="kit-task-") as folder:
         (Path(folder) / f"{spec.NOTEBOOK}.ipynb").write_bytes(notebook)
-        return grade_one(student, Path(folder), _worker_pool(sandbox, limits).zygotes[0], source,
-                         visible_tests(source), limits)
+        return grade_here(student, Path(folder), source_text, limits, sandbox)
 
 
 def graded_on_cluster(scheduler: str, todo: dict[str, Path], source, limits: Limits, sandbox: str):

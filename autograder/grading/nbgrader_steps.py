@@ -18,7 +18,6 @@ Setting the environment variable BACKPROP_KIT_NBGRADER=stock before an nbgrader 
 to stock in-kernel execution and nbgrader's own feedback (nbgrader_config.py reads it).
 """
 
-import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -31,22 +30,11 @@ from traitlets import default
 from ..homework import spec
 
 SWITCH = "BACKPROP_KIT_NBGRADER"
-_pool = None  # one sandbox for the life of the nbgrader process, started on its first notebook
 
 
 def routed() -> bool:
     """Whether nbgrader's pipelines use the kit (the default) or stock execution."""
     return os.environ.get(SWITCH, "kit").strip().lower() != "stock"
-
-
-def _zygote():
-    global _pool
-    if _pool is None:
-        from ..running.sandbox.launch import Pool
-
-        _pool = Pool(1, os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
-        atexit.register(_pool.close)
-    return _pool.zygotes[0]
 
 
 def _course_root(config) -> Path:
@@ -77,16 +65,17 @@ class KitExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         from ..course.gradebook import results_summary, write_results
-        from ..judging.outcome import grade_one
-        from ..judging.visible import visible_tests
         from ..running.sandbox.launch import Limits
+        from .sandbox_per_process import grade_here
 
         student = resources["nbgrader"]["student"]
         root = _course_root(self.config)
-        source = nbformat.read(root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb", as_version=4)
+        # One sandbox for the life of the nbgrader process, started on its first notebook.
+        source_text = (root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb").read_text()
         with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as folder:
             nbformat.write(nb, Path(folder) / f"{spec.NOTEBOOK}.ipynb")
-            outcome = grade_one(student, Path(folder), _zygote(), source, visible_tests(source), Limits())
+            outcome = grade_here(student, Path(folder), source_text, Limits(),
+                                 os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
         if outcome.grader_error:
             raise RuntimeError(f"the kit's grader failed on {student}: {outcome.reason}")
         summary = results_summary(outcome.results, outcome.reason, outcome.cell_errors)

@@ -8,7 +8,6 @@ however the coordinator ends (SIGKILL included), and its sandbox with it.
 
 import ctypes
 import multiprocessing
-import multiprocessing.util
 import os
 import signal
 import warnings
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from ..running.sandbox.launch import Limits, Pool
+from ..running.sandbox.launch import Limits
 
-_state: dict = {}  # this worker process's zygote, source notebook and visible tests
+_args: tuple = ()  # this worker process's source notebook (as text), limits and sandbox
 _PR_SET_PDEATHSIG = 1
 
 
@@ -36,28 +35,16 @@ def end_with(parent: int) -> None:
 
 
 def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
-    from ..judging.visible import visible_tests
-
+    global _args
     end_with(parent)  # first: a sandbox started later dies with this process (bubblewrap's --die-with-parent)
     warnings.filterwarnings("ignore", message="bubblewrap is not installed")  # the coordinator said so
-
-    source = nbformat.reads(source_text, as_version=4)
-    _state.update(source=source, visible=visible_tests(source), limits=limits, sandbox=sandbox)
-
-
-def _zygote():
-    if "pool" not in _state:
-        pool = Pool(1, _state["sandbox"], _state["limits"])
-        _state["pool"] = pool
-        # Worker processes end without running atexit: multiprocessing's finalizers do run.
-        multiprocessing.util.Finalize(None, pool.close, exitpriority=10)
-    return _state["pool"].zygotes[0]
+    _args = (source_text, limits, sandbox)
 
 
 def _grade(student: str, folder: str):
-    from ..judging.outcome import grade_one
+    from .sandbox_per_process import grade_here
 
-    return grade_one(student, Path(folder), _zygote(), _state["source"], _state["visible"], _state["limits"])
+    return grade_here(student, Path(folder), *_args)
 
 
 def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: str, workers: int) -> Iterator:

@@ -1,0 +1,64 @@
+"""One sandbox per grading process, whichever way a class is graded: the local worker processes
+(workers.py), Dask's worker processes (distributed.py) and nbgrader's own autograde
+(nbgrader_steps.py) all grade a submission through `grade_here`.
+
+A process starts its zygote on its first submission and keeps it for every later one with the
+same sandbox and limits. It is closed when the process ends normally (atexit for a Dask worker
+or nbgrader; multiprocessing's finalizers for a ProcessPoolExecutor worker, which skips atexit),
+and dies with it otherwise (bubblewrap's --die-with-parent, the zygote's parent-death signal).
+A forked child never uses or closes a zygote its parent started.
+"""
+
+import atexit
+import multiprocessing.util
+import os
+from pathlib import Path
+
+import nbformat
+
+from ..judging.outcome import Outcome, grade_one
+from ..judging.visible import visible_tests
+from ..running.sandbox.launch import Limits, Pool, Zygote
+
+_pools: dict[tuple[str, Limits], tuple[int, Pool]] = {}  # (sandbox, limits) -> (owner pid, pool)
+_parsed: dict[str, tuple] = {}  # the source notebook's text -> (notebook, visible tests)
+
+
+def zygote(sandbox: str, limits: Limits) -> Zygote:
+    """This process's zygote for these limits, started on first use."""
+    key = (sandbox, limits)
+    owner, pool = _pools.get(key, (None, None))
+    if owner != os.getpid():  # none yet, or one inherited through fork: the parent's, not ours
+        pool = Pool(1, sandbox, limits)
+        _pools[key] = (os.getpid(), pool)
+        atexit.register(_close, pool, os.getpid())
+        multiprocessing.util.Finalize(None, _close, args=(pool, os.getpid()), exitpriority=10)
+    return pool.zygotes[0]
+
+
+def _close(pool: Pool, owner: int) -> None:
+    if os.getpid() == owner:  # both hooks may run (Pool.close is idempotent); a forked child must not
+        pool.close()
+
+
+def close_all() -> None:
+    """Close every zygote this process started (the test suite's leftover check calls it)."""
+    for key, (owner, pool) in list(_pools.items()):
+        if owner == os.getpid():
+            pool.close()
+        del _pools[key]
+
+
+def parsed(source_text: str) -> tuple:
+    """The source notebook and its visible tests, parsed once per process and source."""
+    if source_text not in _parsed:
+        _parsed.clear()
+        source = nbformat.reads(source_text, as_version=4)
+        _parsed[source_text] = (source, visible_tests(source))
+    return _parsed[source_text]
+
+
+def grade_here(student: str, folder: Path, source_text: str, limits: Limits, sandbox: str) -> Outcome:
+    """One submission's Outcome, graded in this process's sandbox."""
+    source, visible = parsed(source_text)
+    return grade_one(student, folder, zygote(sandbox, limits), source, visible, limits)
