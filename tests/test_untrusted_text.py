@@ -198,7 +198,7 @@ def test_grouping_steps_do_what_the_patterns_did():
 
 GROUP_HUGE = r"""
 import sys
-from autograder import class_report
+from autograder.outputs import class_report
 
 n = 150_000
 names = ["[" * n, "array(" * (n // 6), "(relative error" * (n // 15), ", got " * (n // 6) + "\nx",
@@ -230,7 +230,8 @@ def test_class_report_of_results_written_unbounded(tmp_path):
         {"grade_id": c.grade_id, "visible_failure": f"calling your code failed: {huge}: x",
          "checks": [{"id": k, "passed": False, "message": f"calling your code failed: {huge}", "details": {}}
                     for k in c.checks]} for c in spec.TEST_CELLS]}
-    program = ("import json, sys; from autograder import class_report, spec, untrusted\n"
+    program = ("import json, sys\nfrom autograder import untrusted\nfrom autograder.homework import spec\n"
+               "from autograder.outputs import class_report\n"
                "results = untrusted.bound_summary(json.load(open(sys.argv[1])))\n"
                "found = class_report.student_mistakes(results, {c.grade_id for c in spec.TEST_CELLS})\n"
                "print(max(len(d) for _, d in found))")
