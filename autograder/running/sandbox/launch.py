@@ -40,7 +40,8 @@ SANDBOX_FILES = (
     "autograder/__init__.py", "autograder/calls.py", "autograder/untrusted.py", "autograder/homework/__init__.py",
     "autograder/homework/stand_ins.py", "autograder/running/__init__.py", "autograder/running/executor.py",
     "autograder/running/sandbox/__init__.py", "autograder/running/sandbox/confine.py",
-    "autograder/running/sandbox/wire.py", "autograder/running/sandbox/worker.py", "solutions/__init__.py",
+    "autograder/running/sandbox/kernel.py", "autograder/running/sandbox/wire.py",
+    "autograder/running/sandbox/worker.py", "solutions/__init__.py",
     "solutions/helpers.py",
 )
 

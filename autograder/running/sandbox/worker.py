@@ -40,7 +40,7 @@ from solutions import helpers
 from ...calls import StudentError, to_plain
 from ...homework.stand_ins import PUBLIC
 from ..executor import Executor, describe, quiet
-from . import confine, wire
+from . import confine, kernel, wire
 
 SANDBOXED = os.environ.get("KIT_SANDBOX") == "bwrap"
 # Every place a child may write to, emptied before the first child and after each one (in
@@ -68,6 +68,7 @@ def prewarm(plot: bool = False) -> None:
     for name in PREWARMED:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    kernel.patch_ipython()  # IPython itself was imported with kernel, before privileges went
     if plot:
         import io
 
@@ -132,22 +133,16 @@ def _vm_size() -> int:
     return 0
 
 
-def _strip_magics(source: str) -> str:
-    """IPython magics and shell escapes are not Python; a student cell may hold them."""
-    lines = source.splitlines()
-    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip()[:1] in ("%", "!")
-                     else line for line in lines)
-
-
 def run_cells(namespace: dict, cells: list, seconds: float, done=None) -> list[str]:
-    """Execute the notebook's cells in order, as a kernel would; returns the errors, one per cell.
-    done(): called after each cell (the grader's clock runs per cell)."""
+    """Execute the notebook's cells in order, as a kernel would (kernel.py: magics, get_ipython());
+    returns the errors, one per cell. done(): called after each cell (the grader's clock runs per cell)."""
     errors = []
+    shell = kernel.start(namespace)
     for label, source in cells:
         try:
             with quiet(), helpers.time_limit(seconds, f"cell {label}"):
                 try:
-                    exec(compile(_strip_magics(source), f"<{label}>", "exec"), namespace)
+                    shell.run(source, label)
                 except helpers.TimeLimitExceeded:
                     raise
                 except BaseException as exc:  # its text is student code: read under the limit
@@ -233,7 +228,7 @@ def _own_builtins() -> None:
     from .. import executor
 
     pristine = {name: value for name, value in vars(builtins).items() if not name.startswith("_")}
-    modules = [calls, executor, wire, sys.modules[__name__], helpers, contextlib, warnings, signal,
+    modules = [calls, executor, wire, kernel, sys.modules[__name__], helpers, contextlib, warnings, signal,
                sys.modules.get("enum"), sys.modules.get(np.errstate.__module__)]
     for module in modules:
         if module is not None:
