@@ -27,8 +27,6 @@ import time
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.inputtransformer2 import TransformerManager
-from IPython.core.magics.execution import TimeitResult
-from IPython.utils.capture import CapturedIO
 from IPython.utils.text import SList
 
 # A `from __future__ import ...` in one cell holds for the later ones, as in IPython.
@@ -397,6 +395,8 @@ class ZMQInteractiveShell:
         start = time.perf_counter()
         scope["__timeit_inner"]()
         took = time.perf_counter() - start
+        from IPython.core.magics.execution import TimeitResult  # rarely needed: not in the zygote
+
         result = TimeitResult(1, 1, took, took, [took], 0.0, int(opts.get("p") or 3))
         if "v" in opts:
             self.user_ns[opts["v"]] = result
@@ -419,6 +419,8 @@ class ZMQInteractiveShell:
             self.run_cell(cell)  # an error stops the body, not the cell, as in IPython
         finally:
             sys.stdout, sys.stderr = saved
+        from IPython.utils.capture import CapturedIO  # rarely needed: not in the zygote
+
         if _semicolon(cell):
             self.user_ns.pop(name, None)
         elif name:
