@@ -2691,10 +2691,48 @@ SLOW_AND_BROKEN = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Magics: what a kernel's shell could do for a student (the sandbox's shell refuses or ignores it)
+# --------------------------------------------------------------------------------------------
+
+KERNEL_MAGICS = (
+    Attack("magics_reach_files_and_processes", {"backward_prop": _cell(r"""
+        _SHELL = get_ipython()  # noqa: F821 (there in a notebook)
+        _POISON = @POISON@
+
+
+        def _try(action, *args):
+            try:
+                return action(*args)
+            except Exception:
+                return None
+
+
+        _try(_SHELL.run_cell_magic, "writefile", "autograder.py", _POISON)
+        _try(_SHELL.run_line_magic, "run", "-i autograder.py")
+        _try(_SHELL.run_line_magic, "load", "../../../source/backprop/backprop.ipynb")
+        _try(_SHELL.run_line_magic, "env", "PYTHONPATH=.")
+        _try(_SHELL.run_line_magic, "logstart", "-o kept_log.py")
+        _try(_SHELL.run_line_magic, "history", "-f kept_history.py")
+        _try(_SHELL.run_line_magic, "store", "-r")
+        _try(_SHELL.run_line_magic, "alias", "escape sleep 2")
+        _try(_SHELL.system, "sleep 2 &")
+        _try(_SHELL.run_cell_magic, "bash", "", "sleep 2 &\n")
+        _try(_SHELL.getoutput, "cat ../../../gradebook.db")
+        _try(_SHELL.events.register, "post_run_cell", lambda result: None)
+        _try(_SHELL.set_custom_exc, (BaseException,), lambda *args, **kwargs: None)
+        """.replace("@POISON@", repr(_AUTOGRADER_POISON)), _BACKWARD_WITHOUT_FPRIME)}, wrong=("backward_prop",),
+        why="Asks the notebook's shell to write autograder.py and %run it, %load the source notebook, set "
+            "PYTHONPATH, keep logs and history, start processes and hide errors, around a backward_prop "
+            "without f'(z).",
+        twin={"backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
                                + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
                                + KIT_PATCHES + PRIVILEGE_PROBES + HOSTILE_TEXT
-                               + SLOW_AND_BROKEN)
+                               + SLOW_AND_BROKEN + KERNEL_MAGICS)
 
 
 # --------------------------------------------------------------------------------------------
