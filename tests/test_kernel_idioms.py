@@ -121,6 +121,7 @@ SHELL_CELLS = [
     ("time_line", "timed = %time answer + 1"),
     ("time_cell", "%%time\ninside_time = 3\ninside_time * 2"),
     ("timeit", "%timeit -n 1 -r 1 timeit_local = 5\nafter_timeit = 1"),
+    ("timeit_result", "t = %timeit -o -q -n 3 answer + 1\ntimed_ok = t.best >= 0 and t.loops >= 1"),
     ("capture", "%%capture grabbed\nprint('shown')\ncaptured_value = 4"),
     ("capture_error", "%%capture\nbefore_error = 1\n1 / 0\nafter_error = 1"),
     ("shell_escape", "!rm -rf /tmp\nls_lines = !ls /\nafter_escape = get_ipython().system('true') is None"),
@@ -135,7 +136,7 @@ SHELL_CELLS = [
     ("probe", '''
 def probe(x):
     names = ("answer", "from_out", "timed", "inside_time", "timeit_local", "after_timeit", "captured_value",
-             "before_error", "after_error", "after_escape", "after_run", "after_unknown", "env_value")
+             "before_error", "after_error", "after_escape", "after_run", "after_unknown", "env_value", "timed_ok")
     found = [float(globals().get(n, -1) if not isinstance(globals().get(n), str) else globals()[n])
              for n in names]
     home = os.path.expanduser("~")
@@ -159,7 +160,7 @@ def test_the_sandbox_shell_runs_refuses_and_leaves_nothing_behind():
                for label in ("run", "writefile", "load"))
     # answer, from_out, timed, inside_time, timeit_local (not leaked), after_timeit, captured_value,
     # before_error, after_error (the body stops, the cell does not fail), after_escape, after_run
-    # and after_unknown (never reached), env_value; then %%capture's text, no files made, no
+    # and after_unknown (never reached), env_value, %timeit -o's result; then %%capture's text, no files made, no
     # shell output, __name__, a result ending in ';' not kept.
     assert probe.tolist() == [42.0, 42.0, 43.0, 3.0, -1.0, 1.0, 4.0, 1.0, -1.0, 1.0, -1.0, -1.0, 7.0,
-                              1.0, 0.0, 0.0, 1.0, 0.0]
+                              1.0, 1.0, 0.0, 0.0, 1.0, 0.0]

@@ -115,6 +115,31 @@ class DisplayHandle:
         pass
 
 
+class Captured:
+    """What `%%capture name` keeps (IPython's CapturedIO: stdout, stderr, outputs; show())."""
+
+    def __init__(self, stdout: str, stderr: str):
+        self.stdout, self.stderr, self.outputs = stdout, stderr, []
+
+    def show(self) -> None:
+        sys.stdout.write(self.stdout)
+        sys.stderr.write(self.stderr)
+
+    __call__ = show
+
+
+class Timing:
+    """What `%timeit -o` returns (IPython's TimeitResult), for the one run made here."""
+
+    def __init__(self, seconds: float):
+        self.loops, self.repeat, self.compile_time = 1, 1, 0.0
+        self.best = self.worst = self.average = seconds
+        self.all_runs, self.timings, self.stdev = [seconds], [seconds], 0.0
+
+    def __repr__(self) -> str:
+        return f"<TimeitResult : {self.best * 1e6:.3g} µs per loop (1 run, 1 loop)>"
+
+
 def display(*objs, display_id=None, **kwargs):
     """IPython's display(): in a kernel it sends the objects' representations to the notebook;
     here output goes nowhere, so nothing is computed (a kernel never fails a cell over it)."""
@@ -395,9 +420,7 @@ class ZMQInteractiveShell:
         start = time.perf_counter()
         scope["__timeit_inner"]()
         took = time.perf_counter() - start
-        from IPython.core.magics.execution import TimeitResult  # rarely needed: not in the zygote
-
-        result = TimeitResult(1, 1, took, took, [took], 0.0, int(opts.get("p") or 3))
+        result = Timing(took)
         if "v" in opts:
             self.user_ns[opts["v"]] = result
         return result if "o" in opts else None
@@ -419,12 +442,10 @@ class ZMQInteractiveShell:
             self.run_cell(cell)  # an error stops the body, not the cell, as in IPython
         finally:
             sys.stdout, sys.stderr = saved
-        from IPython.utils.capture import CapturedIO  # rarely needed: not in the zygote
-
         if _semicolon(cell):
             self.user_ns.pop(name, None)
         elif name:
-            self.user_ns[name] = CapturedIO(out, err, [])
+            self.user_ns[name] = Captured(out.getvalue(), err.getvalue())
 
     def _cell_prun(self, line: str, cell: str):
         return self._run_code(cell, "<prun>")
