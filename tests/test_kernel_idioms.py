@@ -115,6 +115,7 @@ def test_the_three_paths_agree_cell_by_cell(three_paths):
 
 SHELL_CELLS = [
     ("imports", "import os\nimport numpy as np\nstarted = sorted(os.listdir('.'))"),
+    ("autoreload_first", "%autoreload 2"),
     ("last_value", "21 * 2"),
     ("underscore", "answer = _\nfrom_out = Out[max(Out)]"),
     ("quiet", "99;"),
@@ -152,7 +153,9 @@ def test_the_sandbox_shell_runs_refuses_and_leaves_nothing_behind():
     with Pool(1, "bwrap", Limits()) as pool, RemoteSubmission(pool.zygotes[0], SHELL_CELLS, Limits()) as sub:
         errors = {e.split(":", 1)[0]: e.split(":", 1)[1] for e in sub.cell_errors}
         probe = np.asarray(sub.call(Own("probe"), 0.0).value)
-    assert set(errors) == {"run", "writefile", "load", "unknown_line", "unknown_cell", "syntax", "custom_exc"}
+    assert set(errors) == {"autoreload_first", "run", "writefile", "load", "unknown_line", "unknown_cell", "syntax",
+                           "custom_exc"}
+    assert "UsageError: Line magic function `%autoreload` not found." in errors["autoreload_first"]
     assert "UsageError: Line magic function `%no_such_magic` not found." in errors["unknown_line"]
     assert "UsageError: Cell magic `%%no_such_magic` not found." in errors["unknown_cell"]
     assert "SyntaxError" in errors["syntax"] and "ValueError: seen" in errors["custom_exc"]
