@@ -283,11 +283,12 @@ class ZMQInteractiveShell:
         self.events.trigger("pre_execute")
         self.events.trigger("pre_run_cell", None)
         result = ExecutionResult()
+        self._record_input(count, source)
         try:
             body, last = self.compile_cell(source, f"<{label}>")
             exec(body, ns)
             value = eval(last, ns) if last is not None else None
-            self._record(count, source, value)
+            self._record_output(count, value)
             result.result = value
         except BaseException as exc:
             result.error_in_exec = exc
@@ -297,13 +298,18 @@ class ZMQInteractiveShell:
             self.events.trigger("post_run_cell", result)
         return value
 
-    def _record(self, count: int, source: str, value) -> None:
+    def _record_input(self, count: int, source: str) -> None:
+        """In, _i, _ii, _iii, _i<n>: kept before the cell runs, as IPython does."""
         ns = self.user_ns
         history = ns.get("In")
         if isinstance(history, list):
             history.append(source)
         ns["_iii"], ns["_ii"], ns["_i"] = ns.get("_ii", ""), ns.get("_i", ""), source
         ns[f"_i{count}"] = source
+
+    def _record_output(self, count: int, value) -> None:
+        """Out, _, __, ___, _<n>: the value of a cell's final expression, unless None."""
+        ns = self.user_ns
         if value is not None:
             out = ns.get("Out")
             if isinstance(out, dict):
