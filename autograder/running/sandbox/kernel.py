@@ -45,8 +45,7 @@ REFUSED = {"run", "load", "loadpy", "writefile", "file", "save", "logstart", "lo
 SILENT_LINE = {"xmode", "colors", "autocall", "automagic",
                "doctest_mode", "pinfo", "pinfo2", "pdoc", "pdef", "psource", "pfile", "lsmagic", "magic",
                "quickref", "page", "pprint", "who", "whos", "tb", "killbgscripts", "autoawait", "clear",
-               "qtconsole", "connect_info", "less", "more", "man", "gui", "load_ext", "reload_ext",
-               "unload_ext"}
+               "qtconsole", "connect_info", "less", "more", "man", "gui", "unload_ext"}
 SILENT_CELL = {"html", "HTML", "javascript", "js", "latex", "markdown", "svg"}
 # What would start a process (the sandbox allows none): `!cmd` in a kernel prints the command's
 # output and the cell goes on; here it does nothing and the cell goes on.
@@ -557,6 +556,8 @@ class ZMQInteractiveShell:
             if load is not None:
                 load(self)
         self.extensions.add(name)
+
+    _line_reload_ext = _line_load_ext  # loads it when it is not loaded yet, as IPython's does
 
 
 _LINE_KNOWN = SILENT_LINE | SHELL_LINE | REFUSED
