@@ -1,6 +1,6 @@
 """Cells run as a kernel runs them: notebooks written in kernel idioms (line and cell magics,
 shell escapes, get_ipython(), display(), `if __name__ == "__main__":` demo code, a `%%time` answer
-cell) get full marks under the kit's grader, under `nbgrader autograde` routed through the kit and
+cell, a top-level `await`) get full marks under the kit's grader, under `nbgrader autograde` routed through the kit and
 under stock in-kernel nbgrader, cell by cell the same; a real syntax error or an unknown magic
 loses, on every path, what a kernel loses. The sandbox's shell itself (tests below the notebooks):
 what it runs, what it refuses, and that it leaves no files behind."""
@@ -44,7 +44,11 @@ show(compute_gradients)
 listing = !ls
 """
 ADDED_CELL = """%matplotlib inline
+import asyncio
+
 import matplotlib.pyplot as plt
+
+await asyncio.sleep(0)
 
 shell = get_ipython()
 assert shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
@@ -133,11 +137,13 @@ SHELL_CELLS = [
     ("unknown_cell", "%%no_such_magic\nx = 1"),
     ("syntax", "%matplotlib inline\nx = (1 +"),
     ("custom_exc", "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\nraise ValueError('seen')"),
+    ("await", "import asyncio\nawaited = await asyncio.sleep(0, result=6)"),
     ("env", "%env KIT_TEST_VALUE=7\nenv_value = os.environ['KIT_TEST_VALUE']"),
     ("probe", '''
 def probe(x):
     names = ("answer", "from_out", "timed", "inside_time", "timeit_local", "after_timeit", "captured_value",
-             "before_error", "after_error", "after_escape", "after_run", "after_unknown", "env_value", "timed_ok")
+             "before_error", "after_error", "after_escape", "after_run", "after_unknown", "env_value", "timed_ok",
+             "awaited")
     found = [float(globals().get(n, -1) if not isinstance(globals().get(n), str) else globals()[n])
              for n in names]
     home = os.path.expanduser("~")
@@ -163,7 +169,7 @@ def test_the_sandbox_shell_runs_refuses_and_leaves_nothing_behind():
                for label in ("run", "writefile", "load"))
     # answer, from_out, timed, inside_time, timeit_local (not leaked), after_timeit, captured_value,
     # before_error, after_error (the body stops, the cell does not fail), after_escape, after_run
-    # and after_unknown (never reached), env_value, %timeit -o's result; then %%capture's text, no files made, no
-    # shell output, __name__, a result ending in ';' not kept.
+    # and after_unknown (never reached), env_value, %timeit -o's result, a top-level await; then
+    # %%capture's text, no files made, no shell output, __name__, a result ending in ';' not kept.
     assert probe.tolist() == [42.0, 42.0, 43.0, 3.0, -1.0, 1.0, 4.0, 1.0, -1.0, 1.0, -1.0, -1.0, 7.0,
-                              1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+                              1.0, 6.0, 1.0, 0.0, 0.0, 1.0, 0.0]

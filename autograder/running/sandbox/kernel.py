@@ -19,6 +19,7 @@ import __future__
 import ast
 import builtins
 import importlib
+import inspect
 import io
 import linecache
 import os
@@ -151,6 +152,17 @@ def display(*objs, display_id=None, **kwargs):
     return DisplayHandle(display_id) if display_id is not None else None
 
 
+def _value(code, globals_: dict, locals_: dict | None = None):
+    """Run compiled cell code; code with a top-level `await` runs to its end on an event loop of
+    its own (a kernel runs it on its own loop)."""
+    value = eval(code, globals_, locals_)
+    if code.co_flags & inspect.CO_COROUTINE:
+        import asyncio  # only for the rare cell that awaits
+
+        value = asyncio.run(value)
+    return value
+
+
 def _semicolon(source: str) -> bool:
     """A cell ending in `;` shows and keeps no result (a comment after it aside)."""
     last = source.rstrip().rsplit("\n", 1)[-1]
@@ -270,7 +282,8 @@ class ZMQInteractiveShell:
         return self._compile(source, filename, "exec"), None
 
     def _compile(self, source: str, filename: str, mode: str):
-        code = compile(source, filename, mode, self._flags, dont_inherit=True)
+        # Top-level `await` is allowed, as in a kernel (the code then makes a coroutine: _value).
+        code = compile(source, filename, mode, self._flags | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
         self._flags |= code.co_flags & _FUTURE
         return code
 
@@ -285,8 +298,8 @@ class ZMQInteractiveShell:
         self._record_input(count, source)
         try:
             body, last = self.compile_cell(source, f"<{label}>")
-            exec(body, ns)
-            value = eval(last, ns) if last is not None else None
+            _value(body, ns)
+            value = _value(last, ns) if last is not None else None
             self._record_output(count, value)
             result.result = value
         except BaseException as exc:
@@ -328,8 +341,8 @@ class ZMQInteractiveShell:
     def _run_code(self, source: str, filename: str, local_ns: dict | None = None):
         """Run transformed code in user_ns; the value of a final expression, or None."""
         body, last = self._split(self.transform_cell(source), filename)
-        exec(body, self.user_ns, local_ns)
-        return eval(last, self.user_ns, local_ns) if last is not None else None
+        _value(body, self.user_ns, local_ns)
+        return _value(last, self.user_ns, local_ns) if last is not None else None
 
     # -- magics --------------------------------------------------------------------------------
     def register_magic_function(self, func, magic_kind: str = "line", magic_name: str | None = None) -> None:
