@@ -24,7 +24,8 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 from traitlets import default
 
 from ..homework import spec
@@ -60,22 +61,48 @@ def verdict_outputs(cell_result: dict) -> list:
     return outputs
 
 
+def _ahead_for(step, source_text: str, limits, sandbox: str):
+    """The class of this `nbgrader autograde` run graded ahead (ahead.py), started on its first
+    notebook and kept on the run's converter; None for a run of one submission (formgrader's
+    Autograde button) or outside a run."""
+    from .ahead import Ahead, run_of
+
+    run = run_of(step)
+    if run is None:
+        return None
+    todo, converter = run
+    if not hasattr(converter, "_kit_ahead"):
+        converter._kit_ahead = (Ahead(todo, source_text, _source(source_text), limits, sandbox, os.cpu_count() or 1)
+                                if len(todo) > 1 else None)
+    ahead = converter._kit_ahead
+    return ahead if ahead is not None and ahead.matches(source_text, limits, sandbox) else None
+
+
+def _source(source_text: str):
+    from .sandbox_per_process import parsed
+
+    return parsed(source_text)[0]
+
+
 class KitExecute(NbGraderPreprocessor):
     """Grades the notebook with the kit (see the module's docstring) in Execute's place."""
 
     def preprocess(self, nb, resources):
         from ..course.gradebook import results_summary, write_results
-        from ..running.sandbox.launch import Limits
+        from ..running.sandbox.launch import Limits, resolve
         from .sandbox_per_process import grade_here
 
         student = resources["nbgrader"]["student"]
         root = _course_root(self.config)
-        # One sandbox for the life of the nbgrader process, started on its first notebook.
         source_text = (root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb").read_text()
-        with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as folder:
-            nbformat.write(nb, Path(folder) / f"{spec.NOTEBOOK}.ipynb")
-            outcome = grade_here(student, Path(folder), source_text, Limits(),
-                                 os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
+        limits, sandbox = Limits(), resolve(os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
+        ahead = _ahead_for(self, source_text, limits, sandbox)
+        outcome = ahead_outcome = ahead.take(student, nb) if ahead else None
+        if outcome is None:
+            # One sandbox for the life of the nbgrader process, started on its first notebook.
+            with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as folder:
+                nbformat.write(nb, Path(folder) / f"{spec.NOTEBOOK}.ipynb")
+                outcome = grade_here(student, Path(folder), source_text, limits, sandbox)
         if outcome.grader_error:
             raise RuntimeError(f"the kit's grader failed on {student}: {outcome.reason}")
         summary = results_summary(outcome.results, outcome.reason, outcome.cell_errors)
@@ -90,7 +117,47 @@ class KitExecute(NbGraderPreprocessor):
 
         if drop_feedback_page(root, student):
             self.log.warning("Removed %s's feedback page: it described the previous grades", student)
-        self.log.info("Graded %s with the kit: %g / %g", student, summary["score"], summary["max_score"])
+        self.log.info("Graded %s with the kit%s: %g / %g", student, " (ahead)" if ahead_outcome else "",
+                      summary["score"], summary["max_score"])
+        return nb, resources
+
+
+class _FlushOnCommit:
+    """A gradebook session whose commit only flushes: the writes stay in one open transaction."""
+
+    def __init__(self, session):
+        self._session = session
+
+    def commit(self) -> None:
+        self._session.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+class KitSaveAutoGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, the same writes, in one transaction per notebook.
+
+    nbgrader commits after each cell's grade and comment: a dozen commits per notebook, each a
+    synchronous write of SQLite's journal (most of its time per notebook on this kind of disk).
+    One commit at the end writes the same rows, and a run killed halfway leaves none of the
+    notebook's grades half-saved.
+    """
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = Gradebook(self.db_url)
+        with self.gradebook:
+            session = self.gradebook.db
+            self.gradebook.db = _FlushOnCommit(session)
+            try:
+                nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # each cell, as nbgrader
+            finally:
+                self.gradebook.db = session
+            session.commit()
         return nb, resources
 
 
