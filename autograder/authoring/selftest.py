@@ -607,11 +607,12 @@ def fingerprint(root: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256(f"{sys.version}\0{np.__version__}\0".encode())
-    files = sorted((KIT / "autograder").rglob("*.py")) + sorted((KIT / "solutions").rglob("*.py"))
+    kit = sorted((KIT / "autograder").rglob("*.py")) + sorted((KIT / "solutions").rglob("*.py"))
     source = course.source_path(root)
-    files += [source, source.with_suffix(".py"), course.release_path(root), root / "nbgrader_config.py"]
-    for path in files:
-        digest.update(f"{path}\0".encode())
+    files = [(KIT, p) for p in kit] + [(root, p) for p in (source, source.with_suffix(".py"),
+                                                            course.release_path(root), root / "nbgrader_config.py")]
+    for base, path in files:  # named relative to the kit or the course: a copied course keeps its fingerprint
+        digest.update(f"{path.relative_to(base)}\0".encode())
         try:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         except OSError:
