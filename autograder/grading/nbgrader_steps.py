@@ -7,9 +7,11 @@ nbgrader_config.py puts these in nbgrader's pipelines:
   and the kit's checks in this process (the same per-notebook code as `python -m autograder
   grade`), writes results.json beside the graded notebook, and fills each test cell's outputs
   with its verdict: a passed cell gets a plain printout (full marks for nbgrader), a failed one an
-  error output (zero). nbgrader's own `SaveAutoGrades` and `AssignLatePenalties` then score the
-  cells and charge late work, and nbgrader itself handles timestamps, exchange files and the
-  re-grading of newer submissions.
+  error output (zero). nbgrader's own `SaveAutoGrades` (as `KitSaveAutoGrades`, in one
+  transaction per notebook) and `AssignLatePenalties` then score the cells and charge late work,
+  and nbgrader itself handles timestamps, exchange files and the re-grading of newer
+  submissions. On a run over several students the class is graded ahead in the kit's worker
+  processes (ahead.py).
 - `KitFeedbackExporter` is `GenerateFeedback`'s exporter: the page it writes is the kit's
   (feedback.render), from results.json and the gradebook; without results.json it fails that
   student with a message rather than publish nbgrader's rendering, which quotes the hidden tests.
