@@ -116,3 +116,47 @@ def test_the_nbgrader_cli_grades_the_class_ahead_with_the_same_gradebook(tmp_pat
     assert through_nbgrader["overwrite"]["test_gradient_check"] == 0
     assert kit_grade(root, "--force").returncode == 0
     assert course.read_scores(root) == through_nbgrader
+
+
+def _tampered(release, how: str):
+    import copy
+
+    nb = copy.deepcopy(release)
+    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    meta = cells[0].metadata["nbgrader"]
+    if how == "points not a number":
+        meta["points"] = "many"
+    elif how == "no points":
+        del meta["points"]
+    elif how == "old schema":
+        meta["schema_version"] = 1
+    elif how == "duplicate grade_id":
+        meta["grade_id"] = cells[1].metadata["nbgrader"]["grade_id"]
+    elif how == "unknown key type":
+        meta["locked"] = "yes"
+    return nb
+
+
+@pytest.mark.parametrize("how", ["intact", "points not a number", "no points", "old schema", "duplicate grade_id",
+                                 "unknown key type"])
+def test_the_kits_metadata_check_fails_exactly_what_nbgraders_fails(how):
+    """KitCheckCellMetadata (the schema compiled once) against nbgrader's CheckCellMetadata, on
+    the real release notebook, intact and tampered."""
+    import nbformat
+    from nbgrader.nbgraderformat import ValidationError
+    from nbgrader.nbgraderformat.common import SchemaMismatchError
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    from autograder.grading.nbgrader_steps import KitCheckCellMetadata
+    from tests.conftest import ROOT
+
+    release = nbformat.read(ROOT / "release" / "backprop" / "backprop.ipynb", as_version=4)
+    verdicts = []
+    for step in (CheckCellMetadata(), KitCheckCellMetadata()):
+        try:
+            step.preprocess(_tampered(release, how), {})
+            verdicts.append("valid")
+        except (ValidationError, SchemaMismatchError) as error:  # nbgrader lets the schema's own error through
+            verdicts.append(f"{type(error).__name__}: {error}")
+    assert verdicts[0] == verdicts[1]
+    assert (verdicts[0] == "valid") == (how == "intact")

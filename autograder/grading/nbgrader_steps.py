@@ -22,12 +22,15 @@ to stock in-kernel execution and nbgrader's own feedback (nbgrader_config.py rea
 
 import os
 import tempfile
+import traceback
 from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
+from nbgrader.nbgraderformat.common import BaseMetadataValidator
+from nbgrader.preprocessors import CheckCellMetadata, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import default
 
 from ..homework import spec
@@ -160,6 +163,59 @@ class KitSaveAutoGrades(SaveAutoGrades):
             finally:
                 self.gradebook.db = session
             session.commit()
+        return nb, resources
+
+
+class _SchemaOnce(BaseMetadataValidator):
+    """nbgrader's per-cell metadata validation with its JSON schema checked once, not per cell.
+
+    jsonschema.validate checks the schema itself against its meta-schema on every call, which is
+    most of CheckCellMetadata's time (two passes of every cell per notebook). This does what
+    nbgrader's BaseMetadataValidator.validate_cell does (the schema version, then the schema)
+    with one validator made from the same schema; MetadataValidatorV3's own checks run as before.
+    """
+
+    _validators: dict = {}  # schema version -> jsonschema validator of nbgrader's schema
+
+    def validate_cell(self, cell) -> None:
+        if "nbgrader" not in cell.metadata:
+            return
+        version = cell.metadata["nbgrader"].get("schema_version", 0)
+        if version < self.schema_version:
+            raise SchemaTooOldError(f"Outdated schema version: {version} (expected {self.schema_version})",
+                                    version, self.schema_version)
+        if version > self.schema_version:
+            raise SchemaTooNewError(f"Schema version is too new: {version} (expected {self.schema_version})",
+                                    version, self.schema_version)
+        validator = self._validators.get(self.schema_version)
+        if validator is None:
+            import jsonschema
+
+            kind = jsonschema.validators.validator_for(self.schema)
+            kind.check_schema(self.schema)
+            validator = self._validators[self.schema_version] = kind(self.schema)
+        import jsonschema.exceptions
+
+        error = jsonschema.exceptions.best_match(validator.iter_errors(cell.metadata["nbgrader"]))
+        if error is not None:
+            raise error
+
+
+class _MetadataValidator(MetadataValidator, _SchemaOnce):
+    """MetadataValidatorV3 whose base validation is _SchemaOnce's (method resolution order)."""
+
+
+class KitCheckCellMetadata(CheckCellMetadata):
+    """nbgrader's CheckCellMetadata, the same checks and errors, with the schema compiled once."""
+
+    def preprocess(self, nb, resources):
+        try:
+            _MetadataValidator().validate_nb(nb)
+        except ValidationError:
+            self.log.error(traceback.format_exc())
+            message = "Notebook failed to validate; the nbgrader metadata may be corrupted."
+            self.log.error(message)
+            raise ValidationError(message) from None
         return nb, resources
 
 
