@@ -115,7 +115,7 @@ def test_grade_runs_the_self_test_again_when_a_file_it_depends_on_changed(tmp_pa
 
     root, _ = released_course(tmp_path / "course")
     selftest.before_grading(root)
-    passed = (root / selftest.PASSED).read_text().split()[0]
+    passed = selftest.passed_file(root).read_text().split()[0]
     assert passed == selftest.fingerprint(root)
     path = course.source_path(root)
     original = path.read_text()
@@ -126,10 +126,10 @@ def test_grade_runs_the_self_test_again_when_a_file_it_depends_on_changed(tmp_pa
     assert selftest.fingerprint(root) != passed
     with pytest.raises(selftest.SelfTestFailed, match="built from another spec"):
         selftest.before_grading(root)
-    assert (root / selftest.PASSED).read_text().split()[0] == passed  # a failure is not remembered
+    assert selftest.passed_file(root).read_text().split()[0] == passed  # a failure is not remembered
     path.write_text(original)
     selftest.before_grading(root)
-    assert (root / selftest.PASSED).read_text().split()[0] == passed
+    assert selftest.passed_file(root).read_text().split()[0] == passed
 
 
 @pytest.mark.parametrize("where", ["source", "template", "release", "config"])

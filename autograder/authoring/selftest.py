@@ -11,7 +11,7 @@
 
 `grade` runs 1 and the in-process half of 2 (under a second), and checks that the released
 notebook and the gradebook carry the spec's points; it does so once per homework: a fingerprint
-of the files the verdict depends on is kept in the course (.selftest-passed) when it passes.
+of the files the verdict depends on is kept in the course (passed_file) when it passes.
 """
 
 import contextlib
@@ -596,7 +596,12 @@ def _released_points(root: Path) -> list[Problem]:
     return problems
 
 
-PASSED = ".selftest-passed"  # under the course root: the fingerprint of the last homework that passed
+def passed_file(root: Path) -> Path:
+    """Where `grade` keeps the fingerprint of the last homework that passed: with the grader's run
+    log under autograded/ (its output folder; the course's own files stay as released)."""
+    from ..course import records
+
+    return records.run_log(root).parent / "selftest-passed"
 
 
 def fingerprint(root: Path) -> str:
@@ -623,15 +628,16 @@ def fingerprint(root: Path) -> str:
 def passed_before(root: Path, print_: str) -> bool:
     """Whether the homework with this fingerprint passed the grading self-test in this course."""
     try:
-        return (root / PASSED).read_text().split()[0] == print_
+        return passed_file(root).read_text().split()[0] == print_
     except (OSError, IndexError):
         return False
 
 
 def _remember_pass(root: Path, print_: str) -> None:
-    target = root / PASSED
-    partial = target.with_name(f"{PASSED}.partial")
+    target = passed_file(root)
+    partial = target.with_name(f"{target.name}.partial")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(f"{print_}\n# the homework passed the self-test `grade` runs; it runs again when the "
                            "spec, the kit, the reference or the notebooks change\n")
         partial.replace(target)
