@@ -34,9 +34,17 @@ if os.environ.get("BACKPROP_KIT_NBGRADER", "kit").strip().lower() != "stock":
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
-        "nbgrader.preprocessors.SaveAutoGrades",
+        "autograder.grading.nbgrader_steps.KitSaveAutoGrades",
         "nbgrader.preprocessors.AssignLatePenalties",
-        "nbgrader.preprocessors.CheckCellMetadata",
+        "autograder.grading.nbgrader_steps.KitCheckCellMetadata",
+    ]
+    # nbgrader's sanitising pass, with the same metadata checks done with the schema compiled once.
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput",
+        "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        "nbgrader.preprocessors.OverwriteCells",
+        "autograder.grading.nbgrader_steps.KitCheckCellMetadata",
     ]
     c.GenerateFeedback.preprocessors = []
     c.GenerateFeedback.exporter_class = "autograder.grading.nbgrader_steps.KitFeedbackExporter"

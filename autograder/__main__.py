@@ -22,15 +22,29 @@ def _cannot_load(error: Exception) -> int:
 
 
 try:
-    from . import demo
-    from .authoring import build_notebook, selftest
+    # First, before anything imports nbformat or nbgrader: what grading does not need stays unloaded.
+    from .course.lean_imports import lean_imports
+
+    lean_imports()
+    # Only what building the command line needs; each command imports its own modules (_load).
     from .course import course
-    from .grading import grade
-    from .homework import spec, spec_text
-    from .outputs import class_report, export, feedback
+    from .homework import spec
+    from .outputs.export import VISIBILITIES
     from .running.sandbox.launch import Limits, SandboxError
 except Exception as _error:  # reported with its file and line
     sys.exit(_cannot_load(_error))
+
+
+def _load(*names: str):
+    """The kit's modules a command needs (dotted names under autograder), imported now: a broken
+    one is reported with its file and line, as at start-up."""
+    import importlib
+
+    try:
+        modules = [importlib.import_module(f"{__package__}.{name}") for name in names]
+    except Exception as error:
+        sys.exit(_cannot_load(error))
+    return modules[0] if len(modules) == 1 else modules
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     gradescope_parser.add_argument("assignment")
     gradescope_parser.add_argument("--out", type=Path, default=None,
                                    help=f"the zip to write (default {spec.ASSIGNMENT}-gradescope.zip)")
-    gradescope_parser.add_argument("--hidden-visibility", choices=export.VISIBILITIES, default="after_published",
+    gradescope_parser.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published",
                                    help="when students see the tests that run hidden checks (default %(default)s)")
     gradescope_parser.add_argument("--sandbox", choices=("auto", "limits"), default="auto",
                                    help="bubblewrap where it starts, else limits (auto); or limits only")
@@ -93,21 +107,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             if min(args.time_limit, args.submission_time_limit) <= 0:
                 raise ValueError("--time-limit and --submission-time-limit take a number of seconds above 0")
-            selftest.before_grading(course.course_root())
+            grade = _load("grading.grade")
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
                             args.max_file_size, args.max_scratch, args.submission_time_limit)
+            # The sandboxes start while the self-test runs and the gradebook is read.
+            early = grade.start_early(args.assignment, args.student, args.workers, limits, args.sandbox,
+                                      args.scheduler)
+            try:
+                _load("authoring.selftest").before_grading(course.course_root())
+            except BaseException:
+                if early is not None:
+                    early.shutdown(cancel_futures=True)
+                raise
             return grade.run(args.assignment, args.student, args.workers, args.force, limits, args.sandbox,
-                             args.scheduler)
+                             args.scheduler, early)
         if args.command == "feedback":
-            return feedback.run(args.assignment, args.student)
+            return _load("outputs.feedback").run(args.assignment, args.student)
         if args.command == "report":
-            return class_report.run(args.assignment)
+            return _load("outputs.class_report").run(args.assignment)
         if args.command == "export":
-            return export.run(args.assignment, args.format, args.out)
+            return _load("outputs.export").run(args.assignment, args.format, args.out)
         if args.command == "gradescope":
-            from .gradescope import package
-
-            return package.run(args.assignment, args.out, args.hidden_visibility, args.sandbox)
+            return _load("gradescope.package").run(args.assignment, args.out, args.hidden_visibility, args.sandbox)
+        selftest, build_notebook = _load("authoring.selftest", "authoring.build_notebook")
         root = course.course_root()
         template = course.source_path(root).with_suffix(".py")
         if args.command == "build":
@@ -129,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             print(f"{course.generate_release(root).relative_to(root)}: regenerated")
         elif args.command == "demo":
-            return demo.run(root, args.examples or root / "examples")
+            return _load("demo").run(root, args.examples or root / "examples")
     except (course.CourseError, SandboxError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -138,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _update_readme(root: Path, source) -> None:
     """Rewrite README.md's generated grading section, when the course has that README."""
+    from .homework import spec_text
     from .judging.visible import visible_tests
 
     readme = root / "README.md"

@@ -87,3 +87,76 @@ def test_the_switch_returns_autograde_to_stock(routed, monkeypatch):
     assert result["success"], result["log"][-3000:]
     assert not (root / "autograded" / "stub" / "backprop" / "results.json").exists()
     assert "with the kit" not in result["log"]
+
+
+def test_the_nbgrader_cli_grades_the_class_ahead_with_the_same_gradebook(tmp_path):
+    """`nbgrader autograde` over a class: the kit grades it ahead in its worker processes, and
+    the gradebook holds what the kit's own grader writes. A student who edited a read-only cell
+    runs the source's code either way (nbgrader restores the cell before KitExecute sees it)."""
+    import subprocess
+
+    root, release = released_course(tmp_path / "course")
+    reference = reference_answers()
+    edited = fill(release, reference)
+    locked = next(c for c in edited.cells if c.cell_type == "code"
+                  and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata["nbgrader"].get("grade"))
+    locked.source += "\nimport numpy as np  # edited by the student\n"
+    notebooks = {"reference": fill(release, reference), "stub": release, "edited_locked": edited,
+                 "overwrite": fill(release, {**reference, OVERWRITE.function: OVERWRITE.source})}
+    for student, nb in notebooks.items():
+        course.submit(root, student, nb)
+    result = subprocess.run([str(course._bin() / "nbgrader"), "autograde", spec.ASSIGNMENT, "--force"], cwd=root,
+                            env=course._env(), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("with the kit (ahead)") == len(notebooks), result.stderr[-3000:]
+    through_nbgrader = course.read_scores(root)
+    assert sum(through_nbgrader["reference"].values()) == spec.TOTAL_POINTS
+    assert through_nbgrader["edited_locked"] == through_nbgrader["reference"]
+    assert sum(through_nbgrader["stub"].values()) == 0
+    assert through_nbgrader["overwrite"]["test_gradient_check"] == 0
+    assert kit_grade(root, "--force").returncode == 0
+    assert course.read_scores(root) == through_nbgrader
+
+
+def _tampered(release, how: str):
+    import copy
+
+    nb = copy.deepcopy(release)
+    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    meta = cells[0].metadata["nbgrader"]
+    if how == "points not a number":
+        meta["points"] = "many"
+    elif how == "no points":
+        del meta["points"]
+    elif how == "old schema":
+        meta["schema_version"] = 1
+    elif how == "duplicate grade_id":
+        meta["grade_id"] = cells[1].metadata["nbgrader"]["grade_id"]
+    elif how == "unknown key type":
+        meta["locked"] = "yes"
+    return nb
+
+
+@pytest.mark.parametrize("how", ["intact", "points not a number", "no points", "old schema", "duplicate grade_id",
+                                 "unknown key type"])
+def test_the_kits_metadata_check_fails_exactly_what_nbgraders_fails(how):
+    """KitCheckCellMetadata (the schema compiled once) against nbgrader's CheckCellMetadata, on
+    the real release notebook, intact and tampered."""
+    import nbformat
+    from nbgrader.nbgraderformat import ValidationError
+    from nbgrader.nbgraderformat.common import SchemaMismatchError
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    from autograder.grading.nbgrader_steps import KitCheckCellMetadata
+    from tests.conftest import ROOT
+
+    release = nbformat.read(ROOT / "release" / "backprop" / "backprop.ipynb", as_version=4)
+    verdicts = []
+    for step in (CheckCellMetadata(), KitCheckCellMetadata()):
+        try:
+            step.preprocess(_tampered(release, how), {})
+            verdicts.append("valid")
+        except (ValidationError, SchemaMismatchError) as error:  # nbgrader lets the schema's own error through
+            verdicts.append(f"{type(error).__name__}: {error}")
+    assert verdicts[0] == verdicts[1]
+    assert (verdicts[0] == "valid") == (how == "intact")

@@ -105,3 +105,40 @@ def test_a_cell_that_scores_in_the_kernel_only_when_it_passes(sigmoid):
             cell.source = sigmoid
     lost = {g for g, why in selftest.kernel_scores(broken).items() if why}
     assert lost == {c.grade_id for c in spec.TEST_CELLS if "sigmoid" in c.judges}
+
+
+def test_grade_runs_the_self_test_again_when_a_file_it_depends_on_changed(tmp_path):
+    """`grade` keeps the fingerprint of the homework that last passed; a notebook edited after
+    that (its points no longer the spec's) is caught by the self-test running again."""
+    from autograder.course import course
+    from tests.conftest import released_course
+
+    root, _ = released_course(tmp_path / "course")
+    selftest.before_grading(root)
+    passed = selftest.passed_file(root).read_text().split()[0]
+    assert passed == selftest.fingerprint(root)
+    path = course.source_path(root)
+    original = path.read_text()
+    nb = nbformat.reads(original, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    cell.metadata["nbgrader"]["points"] += 1
+    nbformat.write(nb, path)
+    assert selftest.fingerprint(root) != passed
+    with pytest.raises(selftest.SelfTestFailed, match="built from another spec"):
+        selftest.before_grading(root)
+    assert selftest.passed_file(root).read_text().split()[0] == passed  # a failure is not remembered
+    path.write_text(original)
+    selftest.before_grading(root)
+    assert selftest.passed_file(root).read_text().split()[0] == passed
+
+
+@pytest.mark.parametrize("where", ["source", "template", "release", "config"])
+def test_the_fingerprint_covers_each_course_file(tmp_path, where):
+    from autograder.course import course
+
+    root = course.copy_course(ROOT, tmp_path / "course")
+    before = selftest.fingerprint(root)
+    path = {"source": course.source_path(root), "template": course.source_path(root).with_suffix(".py"),
+            "release": course.release_path(root), "config": root / "nbgrader_config.py"}[where]
+    path.write_text(path.read_text() + "\n")
+    assert selftest.fingerprint(root) != before

@@ -9,8 +9,9 @@
    sandbox as `python -m autograder grade` does. It must get every point; a check that
    cannot run on it is a broken homework, not a wrong student.
 
-`grade` runs 1 and the in-process half of 2 (it takes well under a second), and checks that
-the released notebook and the gradebook carry the spec's points.
+`grade` runs 1 and the in-process half of 2 (under a second), and checks that the released
+notebook and the gradebook carry the spec's points; it does so once per homework: a fingerprint
+of the files the verdict depends on is kept in the course (passed_file) when it passes.
 """
 
 import contextlib
@@ -595,9 +596,66 @@ def _released_points(root: Path) -> list[Problem]:
     return problems
 
 
+def passed_file(root: Path) -> Path:
+    """Where `grade` keeps the fingerprint of the last homework that passed: with the grader's run
+    log under autograded/ (its output folder; the course's own files stay as released)."""
+    from ..course import records
+
+    return records.run_log(root).parent / "selftest-passed"
+
+
+def fingerprint(root: Path) -> str:
+    """A digest of everything the grading self-test's verdict depends on: the kit's code (the
+    spec, the checks, this file), the reference solution and its helpers, the course's source,
+    template, release and configuration, and the Python and numpy versions. One changed byte
+    gives another digest."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{sys.version}\0{np.__version__}\0".encode())
+    kit = sorted((KIT / "autograder").rglob("*.py")) + sorted((KIT / "solutions").rglob("*.py"))
+    source = course.source_path(root)
+    files = [(KIT, p) for p in kit] + [(root, p) for p in (source, source.with_suffix(".py"),
+                                                            course.release_path(root), root / "nbgrader_config.py")]
+    for base, path in files:  # named relative to the kit or the course: a copied course keeps its fingerprint
+        digest.update(f"{path.relative_to(base)}\0".encode())
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"missing")
+    return digest.hexdigest()
+
+
+def passed_before(root: Path, print_: str) -> bool:
+    """Whether the homework with this fingerprint passed the grading self-test in this course."""
+    try:
+        return passed_file(root).read_text().split()[0] == print_
+    except (OSError, IndexError):
+        return False
+
+
+def _remember_pass(root: Path, print_: str) -> None:
+    target = passed_file(root)
+    partial = target.with_name(f"{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(f"{print_}\n# the homework passed the self-test `grade` runs; it runs again when the "
+                           "spec, the kit, the reference or the notebooks change\n")
+        partial.replace(target)
+    except OSError:  # a read-only course: the self-test simply runs every time
+        pass
+
+
 def before_grading(root: Path) -> None:
     """The fast self-test `grade` runs: the spec, the reference in this process, the release's
-    points. Raises SelfTestFailed."""
+    points. Raises SelfTestFailed. Skipped when this very homework (fingerprint) passed it last."""
+    print_ = fingerprint(root)
+    if passed_before(root, print_):
+        return
+    _check_for_grading(root)
+    _remember_pass(root, print_)
+
+
+def _check_for_grading(root: Path) -> None:
     template = course.source_path(root).with_suffix(".py")
     problems = spec_problems(spec, template, _cell_timeout(root))
     if not problems:

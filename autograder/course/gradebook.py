@@ -31,14 +31,28 @@ def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -
     gb.db.commit()
 
 
-def late_penalties(config):
+class LatePenalties:
     """nbgrader's own late-submission step, configured as the course configures it
-    (LateSubmissionPlugin.penalty_method, or AssignLatePenalties.plugin_class for a course's own)."""
-    from nbgrader.preprocessors import AssignLatePenalties
+    (LateSubmissionPlugin.penalty_method, or AssignLatePenalties.plugin_class for a course's own).
+    Made on first use (`step`): importing nbgrader's preprocessors loads nbconvert (~0.3 s), which
+    a class handed in on time never needs."""
 
-    late = AssignLatePenalties(config=config)
-    late.init_plugin()
-    return late
+    def __init__(self, config):
+        self.config, self._step = config, None
+
+    @property
+    def step(self):
+        if self._step is None:
+            from nbgrader.preprocessors import AssignLatePenalties
+
+            self._step = AssignLatePenalties(config=self.config)
+            self._step.init_plugin()
+        return self._step
+
+
+def late_penalties(config) -> LatePenalties:
+    """The course's late-penalty step (LatePenalties), for assign_late_penalty."""
+    return LatePenalties(config)
 
 
 def assign_late_penalty(gb, student: str, late) -> float | None:
@@ -49,9 +63,10 @@ def assign_late_penalty(gb, student: str, late) -> float | None:
     notebook = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student)
     notebook.late_submission_penalty = None
     if submission.total_seconds_late > 0:
-        penalty = late.plugin_inst.late_submission_penalty(student, notebook.score, submission.total_seconds_late)
+        step = late.step
+        penalty = step.plugin_inst.late_submission_penalty(student, notebook.score, submission.total_seconds_late)
         if penalty is not None:
-            notebook.late_submission_penalty = late._check_late_penalty(notebook, penalty)
+            notebook.late_submission_penalty = step._check_late_penalty(notebook, penalty)
     gb.db.commit()
     return notebook.late_submission_penalty
 

@@ -119,11 +119,41 @@ def write_run_record(root: Path, record: dict) -> Path:
     return target
 
 
+def start_early(assignment: str, students: list[str] | None, workers: int, limits: Limits,
+                sandbox: str = "auto", scheduler: str | None = None):
+    """The local worker processes and their sandboxes, started before the self-test and the
+    gradebook are read (run's `early`); None when run will not grade here (a cluster, nothing
+    submitted, or an error run reports itself)."""
+    if scheduler or assignment != spec.ASSIGNMENT:
+        return None
+    try:
+        root = course.course_root()
+        source_text = course.source_path(root).read_text()
+        count = len(find_submissions(root, students))
+    except (course.CourseError, OSError):
+        return None
+    if not count:
+        return None
+    from .workers import start_pool
+
+    return start_pool(source_text, limits, resolve(sandbox), max(1, min(workers, count)))
+
+
 RELEASE_FIRST = f"run `nbgrader generate_assignment {spec.ASSIGNMENT}` (or `make release`) first"
 
 
 def run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
-        sandbox: str = "auto", scheduler: str | None = None) -> int:
+        sandbox: str = "auto", scheduler: str | None = None, early=None) -> int:
+    """Grade the class; `early` is start_early's pool for the same arguments (shut down here)."""
+    try:
+        return _run(assignment, students, workers, force, limits, sandbox, scheduler, early)
+    finally:
+        if early is not None:
+            early.shutdown(cancel_futures=True)  # idempotent: graded_in_processes shuts it when it grades
+
+
+def _run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
+         sandbox: str, scheduler: str | None, early) -> int:
     if assignment != spec.ASSIGNMENT:
         raise course.CourseError(f"this kit grades the assignment {spec.ASSIGNMENT!r}, not {assignment!r}")
     root = course.course_root()
@@ -159,7 +189,8 @@ def run(assignment: str, students: list[str] | None, workers: int, force: bool, 
         from .workers import graded_in_processes
 
         mode = resolve(sandbox)
-        outcomes = record_all(graded_in_processes(todo, source, limits, mode, workers), todo, coursedir, source)
+        outcomes = record_all(graded_in_processes(todo, source, limits, mode, workers, early), todo, coursedir,
+                              source)
     scores = {o.student: {r.grade_id: r.score for r in o.results} for o in outcomes}
     print(score_table(scores, sorted(scores)))
     for o in sorted(outcomes, key=lambda o: o.student):

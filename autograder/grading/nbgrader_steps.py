@@ -7,9 +7,11 @@ nbgrader_config.py puts these in nbgrader's pipelines:
   and the kit's checks in this process (the same per-notebook code as `python -m autograder
   grade`), writes results.json beside the graded notebook, and fills each test cell's outputs
   with its verdict: a passed cell gets a plain printout (full marks for nbgrader), a failed one an
-  error output (zero). nbgrader's own `SaveAutoGrades` and `AssignLatePenalties` then score the
-  cells and charge late work, and nbgrader itself handles timestamps, exchange files and the
-  re-grading of newer submissions.
+  error output (zero). nbgrader's own `SaveAutoGrades` (as `KitSaveAutoGrades`, in one
+  transaction per notebook) and `AssignLatePenalties` then score the cells and charge late work,
+  and nbgrader itself handles timestamps, exchange files and the re-grading of newer
+  submissions. On a run over several students the class is graded ahead in the kit's worker
+  processes (ahead.py).
 - `KitFeedbackExporter` is `GenerateFeedback`'s exporter: the page it writes is the kit's
   (feedback.render), from results.json and the gradebook; without results.json it fails that
   student with a message rather than publish nbgrader's rendering, which quotes the hidden tests.
@@ -20,11 +22,15 @@ to stock in-kernel execution and nbgrader's own feedback (nbgrader_config.py rea
 
 import os
 import tempfile
+import traceback
 from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
+from nbgrader.nbgraderformat.common import BaseMetadataValidator
+from nbgrader.preprocessors import CheckCellMetadata, NbGraderPreprocessor, SaveAutoGrades
 from traitlets import default
 
 from ..homework import spec
@@ -60,22 +66,48 @@ def verdict_outputs(cell_result: dict) -> list:
     return outputs
 
 
+def _ahead_for(step, source_text: str, limits, sandbox: str):
+    """The class of this `nbgrader autograde` run graded ahead (ahead.py), started on its first
+    notebook and kept on the run's converter; None for a run of one submission (formgrader's
+    Autograde button) or outside a run."""
+    from .ahead import Ahead, run_of
+
+    run = run_of(step)
+    if run is None:
+        return None
+    todo, converter = run
+    if not hasattr(converter, "_kit_ahead"):
+        converter._kit_ahead = (Ahead(todo, source_text, _source(source_text), limits, sandbox, os.cpu_count() or 1)
+                                if len(todo) > 1 else None)
+    ahead = converter._kit_ahead
+    return ahead if ahead is not None and ahead.matches(source_text, limits, sandbox) else None
+
+
+def _source(source_text: str):
+    from .sandbox_per_process import parsed
+
+    return parsed(source_text)[0]
+
+
 class KitExecute(NbGraderPreprocessor):
     """Grades the notebook with the kit (see the module's docstring) in Execute's place."""
 
     def preprocess(self, nb, resources):
         from ..course.gradebook import results_summary, write_results
-        from ..running.sandbox.launch import Limits
+        from ..running.sandbox.launch import Limits, resolve
         from .sandbox_per_process import grade_here
 
         student = resources["nbgrader"]["student"]
         root = _course_root(self.config)
-        # One sandbox for the life of the nbgrader process, started on its first notebook.
         source_text = (root / "source" / spec.ASSIGNMENT / f"{spec.NOTEBOOK}.ipynb").read_text()
-        with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as folder:
-            nbformat.write(nb, Path(folder) / f"{spec.NOTEBOOK}.ipynb")
-            outcome = grade_here(student, Path(folder), source_text, Limits(),
-                                 os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
+        limits, sandbox = Limits(), resolve(os.environ.get("BACKPROP_KIT_SANDBOX", "auto"))
+        ahead = _ahead_for(self, source_text, limits, sandbox)
+        outcome = ahead_outcome = ahead.take(student, nb) if ahead else None
+        if outcome is None:
+            # One sandbox for the life of the nbgrader process, started on its first notebook.
+            with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as folder:
+                nbformat.write(nb, Path(folder) / f"{spec.NOTEBOOK}.ipynb")
+                outcome = grade_here(student, Path(folder), source_text, limits, sandbox)
         if outcome.grader_error:
             raise RuntimeError(f"the kit's grader failed on {student}: {outcome.reason}")
         summary = results_summary(outcome.results, outcome.reason, outcome.cell_errors)
@@ -90,7 +122,100 @@ class KitExecute(NbGraderPreprocessor):
 
         if drop_feedback_page(root, student):
             self.log.warning("Removed %s's feedback page: it described the previous grades", student)
-        self.log.info("Graded %s with the kit: %g / %g", student, summary["score"], summary["max_score"])
+        self.log.info("Graded %s with the kit%s: %g / %g", student, " (ahead)" if ahead_outcome else "",
+                      summary["score"], summary["max_score"])
+        return nb, resources
+
+
+class _FlushOnCommit:
+    """A gradebook session whose commit only flushes: the writes stay in one open transaction."""
+
+    def __init__(self, session):
+        self._session = session
+
+    def commit(self) -> None:
+        self._session.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+class KitSaveAutoGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, the same writes, in one transaction per notebook.
+
+    nbgrader commits after each cell's grade and comment: a dozen commits per notebook, each a
+    synchronous write of SQLite's journal (most of its time per notebook on this kind of disk).
+    One commit at the end writes the same rows, and a run killed halfway leaves none of the
+    notebook's grades half-saved.
+    """
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = Gradebook(self.db_url)
+        with self.gradebook:
+            session = self.gradebook.db
+            self.gradebook.db = _FlushOnCommit(session)
+            try:
+                nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # each cell, as nbgrader
+            finally:
+                self.gradebook.db = session
+            session.commit()
+        return nb, resources
+
+
+class _SchemaOnce(BaseMetadataValidator):
+    """nbgrader's per-cell metadata validation with its JSON schema checked once, not per cell.
+
+    jsonschema.validate checks the schema itself against its meta-schema on every call, which is
+    most of CheckCellMetadata's time (two passes of every cell per notebook). This does what
+    nbgrader's BaseMetadataValidator.validate_cell does (the schema version, then the schema)
+    with one validator made from the same schema; MetadataValidatorV3's own checks run as before.
+    """
+
+    _validators: dict = {}  # schema version -> jsonschema validator of nbgrader's schema
+
+    def validate_cell(self, cell) -> None:
+        if "nbgrader" not in cell.metadata:
+            return
+        version = cell.metadata["nbgrader"].get("schema_version", 0)
+        if version < self.schema_version:
+            raise SchemaTooOldError(f"Outdated schema version: {version} (expected {self.schema_version})",
+                                    version, self.schema_version)
+        if version > self.schema_version:
+            raise SchemaTooNewError(f"Schema version is too new: {version} (expected {self.schema_version})",
+                                    version, self.schema_version)
+        validator = self._validators.get(self.schema_version)
+        if validator is None:
+            import jsonschema
+
+            kind = jsonschema.validators.validator_for(self.schema)
+            kind.check_schema(self.schema)
+            validator = self._validators[self.schema_version] = kind(self.schema)
+        import jsonschema.exceptions
+
+        error = jsonschema.exceptions.best_match(validator.iter_errors(cell.metadata["nbgrader"]))
+        if error is not None:
+            raise error
+
+
+class _MetadataValidator(MetadataValidator, _SchemaOnce):
+    """MetadataValidatorV3 whose base validation is _SchemaOnce's (method resolution order)."""
+
+
+class KitCheckCellMetadata(CheckCellMetadata):
+    """nbgrader's CheckCellMetadata, the same checks and errors, with the schema compiled once."""
+
+    def preprocess(self, nb, resources):
+        try:
+            _MetadataValidator().validate_nb(nb)
+        except ValidationError:
+            self.log.error(traceback.format_exc())
+            message = "Notebook failed to validate; the nbgrader metadata may be corrupted."
+            self.log.error(message)
+            raise ValidationError(message) from None
         return nb, resources
 
 

@@ -39,6 +39,29 @@ def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
     end_with(parent)  # first: a sandbox started later dies with this process (bubblewrap's --die-with-parent)
     warnings.filterwarnings("ignore", message="bubblewrap is not installed")  # the coordinator said so
     _args = (source_text, limits, sandbox)
+    from .sandbox_per_process import zygote
+
+    try:  # now, while the coordinator reads the gradebook and the self-test runs
+        zygote(sandbox, limits)
+    except Exception:  # pragma: no cover - the first submission tries again and records why it failed
+        pass
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker to have the pool fork its workers now."""
+
+
+def start_pool(source_text: str, limits: Limits, sandbox: str, workers: int) -> ProcessPoolExecutor:
+    """The worker processes, forked now, each starting its zygote; graded_in_processes grades in them.
+
+    Forked before the coordinator imports nbgrader's gradebook: the workers stay small and their
+    sandboxes start on the other core while the coordinator reads.
+    """
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                               initargs=(os.getpid(), source_text, limits, sandbox))
+    pool.submit(_ready)  # with fork, the first submit forks every worker at once
+    return pool
 
 
 def _grade(student: str, folder: str):
@@ -47,13 +70,15 @@ def _grade(student: str, folder: str):
     return grade_here(student, Path(folder), *_args)
 
 
-def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: str, workers: int) -> Iterator:
-    """Outcomes (judging.outcome.Outcome) as the worker processes finish them."""
+def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: str, workers: int,
+                        pool: ProcessPoolExecutor | None = None) -> Iterator:
+    """Outcomes (judging.outcome.Outcome) as the worker processes finish them: in `pool` (from
+    start_pool, with the same source, limits and sandbox) when given, which is shut down after."""
     from ..judging.outcome import Outcome, _zeros
 
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                             initargs=(os.getpid(), nbformat.writes(source), limits, sandbox)) as pool:
+    if pool is None:
+        pool = start_pool(nbformat.writes(source), limits, sandbox, workers)
+    with pool:
         futures = {pool.submit(_grade, student, str(folder)): student for student, folder in todo.items()}
         for future in as_completed(futures):
             try:
