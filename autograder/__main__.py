@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report,gradescope}
+"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report,gradescope,watch}
 (run from the course root)."""
 
 import argparse
@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                                    help="when students see the tests that run hidden checks (default %(default)s)")
     gradescope_parser.add_argument("--sandbox", choices=("auto", "limits"), default="auto",
                                    help="bubblewrap where it starts, else limits (auto); or limits only")
+    watch_parser = sub.add_parser("watch", help="grade each submission as it arrives in the exchange and publish "
+                                  "its feedback (a long-running service; README: On-submit feedback)")
+    watch_parser.add_argument("assignment")
+    watch_parser.add_argument("--status", action="store_true", help="print the running service's status and exit")
+    watch_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto")
+    watch_parser.add_argument("--exchange", default=None, help="nbgrader's exchange root (default c.Exchange.root)")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -104,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return class_report.run(args.assignment)
         if args.command == "export":
             return export.run(args.assignment, args.format, args.out)
+        if args.command == "watch":
+            from .service import watch
+
+            return watch.run(args.assignment, args.status, args.sandbox, args.exchange)
         if args.command == "gradescope":
             from .gradescope import package
 

@@ -1,0 +1,319 @@
+"""`python -m autograder watch backprop`: grade each submission as it arrives, publish its page.
+
+One loop, one submission at a time, in this process's warm sandbox (grading/sandbox_per_process:
+the zygote starts once, at start-up). For each submission, in the order the batch commands would
+take: collect it into submitted/, grade it (the same per-submission grading and the same single
+recorder as `python -m autograder grade`: scores, nbgrader's late penalty, autograded/ written
+whole), write its feedback page under feedback/ as `python -m autograder feedback` does, publish
+the page at the instructor's level where `nbgrader fetch_feedback` finds it, then mark it done in
+the ledger. Killed between any two steps, a restart finds it pending and redoes only what is not
+on disk (a submission whose graded record is current is not graded again).
+
+SIGTERM or SIGINT: finish the submission in progress, then exit 0. One log line per submission
+on stdout; autograded/.kit-watch/status.json says what the service is doing.
+"""
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import nbformat
+
+from ..course import course, records
+from ..grading.grade import record_all
+from ..homework import spec
+from ..outputs import feedback
+from ..running.sandbox.launch import Limits, resolve
+from . import exchange, ledger, pages, settings
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def log(*words) -> None:
+    print(_now(), *words, flush=True)
+
+
+def read_submission(gb, student: str) -> course.Submission:
+    """One student's course.Submission, read from an open gradebook (course.read_submissions
+    reads the whole class)."""
+    sub = gb.find_submission(spec.ASSIGNMENT, student)
+    nb = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student)
+    return course.Submission(
+        {g.name: (None if g.needs_manual_grade and g.auto_score is None else g.score) for g in nb.grades},
+        {g.name: g.auto_score for g in nb.grades},
+        float(nb.late_submission_penalty or 0.0), sub.timestamp, sub.duedate, sub.total_seconds_late)
+
+
+class Service:
+    """The watch loop over one course (its root holds nbgrader_config.py)."""
+
+    def __init__(self, root: Path, sandbox: str = "auto", exchange_root: str | None = None):
+        self.root = root
+        self.config = course.config(root)
+        self.coursedir = course.coursedir(root)
+        self.settings = settings.read(self.config)
+        self.exchange = exchange_root or settings.exchange_root(self.config)
+        self.course_id = self.coursedir.course_id
+        self.source_text = course.source_path(root).read_text()
+        self.source = nbformat.reads(self.source_text, as_version=4)
+        self.limits, self.sandbox = Limits(), resolve(sandbox)
+        self.ledger = ledger.Ledger(ledger.path(root))
+        self.known = self.ledger.known()
+        self.stopping = False
+        self.started = time.time()
+        self._due, self._due_read = None, 0.0
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        exchange.clean_collect_leftovers(self.root)
+        records.clean_leftovers(self.root)
+        self.warm_up()
+        log("watching", self.watched(), f"(pid {os.getpid()}, pages {self.settings.before_due} before the due date, "
+            f"limit {self.settings.limit} per {self.settings.period})")
+        self.write_status("watching")
+        while not self.stopping:
+            if not self.step():
+                self.write_status("idle")
+                deadline = time.monotonic() + self.settings.poll_interval
+                while not self.stopping and time.monotonic() < deadline:
+                    time.sleep(min(0.05, self.settings.poll_interval))
+        self.write_status("stopped")
+        log("stopped")
+        self.ledger.close()
+        return 0
+
+    def _stop(self, signum, frame) -> None:
+        self.stopping = True
+
+    def watched(self) -> str:
+        if self.settings.source == "submitted":
+            return str(self.root / "submitted")
+        return str(exchange.inbound(self.exchange, self.course_id))
+
+    def warm_up(self) -> None:
+        """Start the sandbox and the page's plotting before the first submission arrives."""
+        from ..grading.sandbox_per_process import zygote
+
+        zygote(self.sandbox, self.limits)
+        feedback.loss_plot([1.0, 0.5], [1.0, 0.4])
+
+    def scan(self) -> int:
+        if self.settings.source == "submitted":
+            found = exchange.scan_submitted(self.root, self.known)
+        else:
+            found = exchange.scan_inbound(exchange.inbound(self.exchange, self.course_id), self.known)
+        new = 0
+        for student, stamp, at, where in found:
+            self.known.add((student, stamp))
+            if self.ledger.add(student, stamp, at, where):
+                new += 1
+        return new
+
+    def step(self) -> bool:
+        """Do one thing (queue what is new, publish a 'graded later' notice, upgrade pages after the
+        due date, or grade one submission); whether anything was done."""
+        if self.scan():
+            self.ledger.supersede()
+        now = time.time()
+        row = self.ledger.next_ready(now)
+        if row is None:
+            held = self.ledger.deferred_unannounced(now)
+            if held is not None:
+                self.announce(held)
+                return True
+            return self.upgrade()
+        until = self.held_until(row, now)
+        if until is not None:
+            self.ledger.defer(row, until)
+            return True
+        self.grade(row)
+        self.write_status("grading")
+        return True
+
+    # -- the rate limit --------------------------------------------------------------------------
+    def held_until(self, row: ledger.Row, now: float) -> float | None:
+        """When this submission may be graded, if the rate limit holds it back now."""
+        window, limit = settings.PERIODS[self.settings.period], self.settings.limit
+        times = self.ledger.graded_since(row.student, now - window)
+        if len(times) < limit:
+            return None
+        return times[len(times) - limit] + window
+
+    def announce(self, row: ledger.Row) -> None:
+        graded = len(self.ledger.graded_since(row.student, time.time() - settings.PERIODS[self.settings.period]))
+        html = pages.held_back(row.student, row.stamp, graded, self.settings.limit, self.settings.period,
+                               row.not_before)
+        secret = exchange.secret_of(self.submission_folder(row))
+        if secret is not None:
+            self.publish(row, secret, html)
+        self.ledger.announced(row)
+        log("held", row.student, repr(row.stamp), "by the rate limit until",
+            datetime.datetime.fromtimestamp(row.not_before, datetime.timezone.utc).strftime("%H:%M:%S UTC"))
+
+    # -- one submission ------------------------------------------------------------------------
+    def submission_folder(self, row: ledger.Row) -> Path:
+        if self.settings.source == "submitted":
+            return Path(row.name)
+        return exchange.inbound(self.exchange, self.course_id) / row.name
+
+    def grade(self, row: ledger.Row) -> None:
+        started = time.monotonic()
+        try:
+            state, note, level, score = self._grade(row)
+        except Exception as error:  # a broken submission folder, a full disk: recorded, the service goes on
+            state, note, level, score = "failed", f"{type(error).__name__}: {error}"[:500], None, None
+        if state == "superseded":
+            self.ledger.db.execute("UPDATE submissions SET state = 'superseded' WHERE student = ? AND stamp = ?",
+                                   (row.student, row.stamp))
+            log("skipped", row.student, repr(row.stamp), "(submitted/ holds a newer submission)")
+            return
+        latency = self.ledger.finish(row, state, level, note)
+        log(state, row.student, repr(row.stamp), f"score {score}" if score else "", f"page {level}" if level else "",
+            f"in {time.monotonic() - started:.2f} s, {latency:.1f} s after submission", note or "")
+
+    def _grade(self, row: ledger.Row):
+        from nbgrader.api import Gradebook
+
+        from ..grading.sandbox_per_process import grade_here
+
+        source = self.submission_folder(row)
+        if self.settings.source == "inbound" and not exchange.collect(self.coursedir, self.config, source,
+                                                                      row.student):
+            return "superseded", None, None, None
+        submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, row.student,
+                                                    spec.ASSIGNMENT))
+        graded = records.graded_folder(self.root, row.student)
+        grader_error = None
+        if records.why_grade(self.coursedir, submitted, graded) is not None:
+            outcome = grade_here(row.student, submitted, self.source_text, self.limits, self.sandbox)
+            grader_error = outcome.reason if outcome.grader_error else None
+            warnings.filterwarnings("ignore", message=".*not in session.*")
+            with contextlib.redirect_stderr(io.StringIO()):  # the batch grader's progress bar
+                record_all([outcome], {row.student: submitted}, self.coursedir, self.source)
+        results = records.read_results(self.root, row.student)
+        with Gradebook(self.coursedir.db_url) as gb:
+            submission = read_submission(gb, row.student)
+        full = feedback.render(row.student, results, submission.scores, submission)
+        feedback.write_page(self.root, row.student, full, submission)
+        level = pages.level_now(self.settings.before_due, submission.duedate,
+                                datetime.datetime.now(datetime.timezone.utc))
+        html = (full.replace("</head><body>", "</head><body>" + pages.banner("full", None, row.stamp), 1)
+                if level == "full" else pages.render(level, row.student, results, submission, row.stamp))
+        secret = exchange.secret_of(submitted)
+        if secret is not None:
+            self.publish(row, secret, html)
+        total = sum(v or 0.0 for v in submission.scores.values()) - submission.penalty
+        score = f"{total:g}/{spec.TOTAL_POINTS}"
+        if submission.penalty:
+            score += f" (late penalty {submission.penalty:g})"
+        state = "failed" if grader_error else "graded"
+        return state, grader_error or (None if secret else "no submission_secret.txt: not published"), level, score
+
+    def publish(self, row: ledger.Row, secret: str, html: str) -> None:
+        page = exchange.publish(self.exchange, self.course_id, secret, html)
+        for older in self.ledger.published(row, page.name):
+            if older != page.name:
+                exchange.withdraw(self.exchange, self.course_id, older)
+
+    # -- after the due date ------------------------------------------------------------------------
+    def duedate(self):
+        if time.monotonic() - self._due_read > 10:
+            from nbgrader.api import Gradebook, MissingEntry
+
+            with Gradebook(self.coursedir.db_url) as gb:
+                try:
+                    self._due = gb.find_assignment(spec.ASSIGNMENT).duedate
+                except MissingEntry:
+                    self._due = None
+            self._due_read = time.monotonic()
+        return self._due
+
+    def upgrade(self) -> bool:
+        """Once the due date has passed, republish the pages written before it in full."""
+        due = self.duedate()
+        if due is None or pages.level_now("visible", due, datetime.datetime.now(datetime.timezone.utc)) != "full":
+            return False
+        below = self.ledger.below_full()
+        for student, stamp in below:
+            graded = records.graded_folder(self.root, student)
+            current = (graded / records.TIMESTAMP).is_file() and \
+                (graded / records.TIMESTAMP).read_text().strip() == stamp
+            page = feedback.page_path(self.root, student)
+            secret = exchange.secret_of(graded)
+            if current and secret and feedback.is_kit_page(page):
+                html = page.read_text().replace("</head><body>", "</head><body>" + pages.banner("full", None, stamp), 1)
+                exchange.publish(self.exchange, self.course_id, secret, html)
+                log("full page", student, repr(stamp), "(the due date has passed)")
+            self.ledger.set_level(student, stamp, "full")
+        return bool(below)
+
+    # -- status ------------------------------------------------------------------------------------
+    def write_status(self, doing: str) -> None:
+        today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        status = {"pid": os.getpid(), "state": doing, "since": self.started, "at": time.time(),
+                  "watching": self.watched(), **self.ledger.status(today.timestamp())}
+        target = status_path(self.root)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(json.dumps(status, indent=1))
+        os.replace(partial, target)
+
+
+def status_path(root: Path) -> Path:
+    return ledger.path(root).parent / "status.json"
+
+
+def show_status(root: Path) -> int:
+    """`watch --status`: what the service is doing, from its ledger (current even when it is down)."""
+    file = ledger.path(root)
+    if not file.is_file():
+        print(f"the service has not run in this course (no {file.relative_to(root)}): "
+              f"start it with `python -m autograder watch {spec.ASSIGNMENT}`", file=sys.stderr)
+        return 1
+    today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    book = ledger.Ledger(file)
+    status = book.status(today.timestamp())
+    book.close()
+    running = "not running"
+    try:
+        last = json.loads(status_path(root).read_text())
+        os.kill(last["pid"], 0)
+        if last["state"] != "stopped":
+            running = f"running (pid {last['pid']}, {last['state']}, watching {last['watching']})"
+    except (OSError, ValueError, KeyError):
+        pass
+    fmt = lambda v: "-" if v is None else f"{v:.2f} s"  # noqa: E731
+    lat = status["latency_today"]
+    last = status["last_graded"]
+    print(f"service: {running}")
+    print(f"queue: {status['queued']} waiting ({status['held_by_limit']} held by the rate limit)")
+    when = last and datetime.datetime.fromtimestamp(last["at"], datetime.timezone.utc)
+    print("last graded: " + (f"{last['student']} ({last['timestamp']}) at {when:%Y-%m-%d %H:%M:%S} UTC"
+                             if last else "none yet"))
+    print("submissions: " + ", ".join(f"{n} {s}" for s, n in sorted(status["counts"].items())))
+    print(f"latency today (submit to fetchable): p50 {fmt(lat['p50'])}, p95 {fmt(lat['p95'])} over {lat['count']}")
+    print(f"failures: {len(status['failures'])}" + "".join(
+        f"\n  {f['student']} ({f['timestamp']}): {f['why']}" for f in status["failures"]))
+    return 0
+
+
+def run(assignment: str, status: bool = False, sandbox: str = "auto", exchange_root: str | None = None) -> int:
+    if assignment != spec.ASSIGNMENT:
+        raise course.CourseError(f"this kit grades the assignment {spec.ASSIGNMENT!r}, not {assignment!r}")
+    root = course.course_root()
+    if status:
+        return show_status(root)
+    from ..authoring import selftest
+
+    selftest.before_grading(root)
+    return Service(root, sandbox, exchange_root).run()
