@@ -228,7 +228,7 @@ class Service:
 
     # -- after the due date ------------------------------------------------------------------------
     def duedate(self):
-        if time.monotonic() - self._due_read > 10:
+        if time.monotonic() - self._due_read > 2:  # the instructor may move it: read it again often
             from nbgrader.api import Gradebook, MissingEntry
 
             with Gradebook(self.coursedir.db_url) as gb:
@@ -249,11 +249,18 @@ class Service:
             graded = records.graded_folder(self.root, student)
             current = (graded / records.TIMESTAMP).is_file() and \
                 (graded / records.TIMESTAMP).read_text().strip() == stamp
-            page = feedback.page_path(self.root, student)
             secret = exchange.secret_of(graded)
-            if current and secret and feedback.is_kit_page(page):
-                html = page.read_text().replace("</head><body>", "</head><body>" + pages.banner("full", None, stamp), 1)
-                exchange.publish(self.exchange, self.course_id, secret, html)
+            results = records.read_results(self.root, student)
+            if current and secret and results is not None:
+                # As `feedback` would write it now: the gradebook's due date may have moved.
+                from nbgrader.api import Gradebook
+
+                with Gradebook(self.coursedir.db_url) as gb:
+                    submission = read_submission(gb, student)
+                full = feedback.render(student, results, submission.scores, submission)
+                feedback.write_page(self.root, student, full, submission)
+                exchange.publish(self.exchange, self.course_id, secret,
+                                 full.replace("</head><body>", "</head><body>" + pages.banner("full", None, stamp), 1))
                 log("full page", student, repr(stamp), "(the due date has passed)")
             self.ledger.set_level(student, stamp, "full")
         return bool(below)
