@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     watch_parser.add_argument("--status", action="store_true", help="print the running service's status and exit")
     watch_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto")
     watch_parser.add_argument("--exchange", default=None, help="nbgrader's exchange root (default c.Exchange.root)")
+    watch_parser.add_argument("--workers", type=int, default=None, help="warm sandboxes (default c.KitWatch.workers)")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "watch":
             from .service import watch
 
-            return watch.run(args.assignment, args.status, args.sandbox, args.exchange)
+            return watch.run(args.assignment, args.status, args.sandbox, args.exchange, args.workers)
         if args.command == "gradescope":
             from .gradescope import package
 

@@ -68,12 +68,18 @@ class Ledger:
             "(SELECT 1 FROM submissions newer WHERE newer.student = submissions.student "
             "AND newer.state = 'pending' AND newer.at > submissions.at)").rowcount
 
-    def next_ready(self, now: float) -> Row | None:
-        """The oldest pending submission not held back by the rate limit."""
+    def next_ready(self, now: float, busy: set[str] = frozenset()) -> Row | None:
+        """The oldest pending submission not held back by the rate limit, of a student not busy."""
+        marks = ", ".join("?" * len(busy))
         found = self.db.execute(
             "SELECT student, stamp, at, name, state, not_before FROM submissions WHERE state = 'pending' "
-            "AND (not_before IS NULL OR not_before <= ?) ORDER BY at, student LIMIT 1", (now,)).fetchone()
+            f"AND (not_before IS NULL OR not_before <= ?) AND student NOT IN ({marks}) ORDER BY at, student LIMIT 1",
+            (now, *sorted(busy))).fetchone()
         return Row(*found) if found else None
+
+    def set_state(self, row: Row, state: str) -> None:
+        self.db.execute("UPDATE submissions SET state = ? WHERE student = ? AND stamp = ?",
+                        (state, row.student, row.stamp))
 
     def deferred_unannounced(self, now: float) -> Row | None:
         """A pending submission held back whose 'graded later' page is not published yet."""

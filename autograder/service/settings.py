@@ -5,6 +5,7 @@
     c.KitWatch.period = "hour"            # "hour" | "day"
     c.KitWatch.poll_interval = 0.25       # seconds between looks at the exchange
     c.KitWatch.source = "inbound"         # or "submitted" (zip_collect, or collected by hand)
+    c.KitWatch.workers = 0                # warm sandboxes grading at once (0: one per core)
 
 The exchange is nbgrader's own setting (c.Exchange.root), the course id CourseDirectory.course_id.
 """
@@ -26,6 +27,8 @@ class KitWatch(Configurable):
     limit = Integer(3, min=1, help="Submissions graded per student per period; later ones wait").tag(config=True)
     period = Enum(tuple(PERIODS), default_value="hour", help="The rate limit's window").tag(config=True)
     poll_interval = Float(0.25, min=0.01, help="Seconds between looks at the exchange").tag(config=True)
+    workers = Integer(0, min=0, help="Sandboxes grading at once, each in its own process (0: one per "
+                      "core; 1: in the service's own process)").tag(config=True)
     source = Enum(("inbound", "submitted"), default_value="inbound",
                   help="Watch the exchange's inbound/ (nbgrader submit) or the course's submitted/").tag(config=True)
 

@@ -22,6 +22,8 @@ import signal
 import sys
 import time
 import warnings
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import nbformat
@@ -31,7 +33,7 @@ from ..grading.grade import record_all
 from ..homework import spec
 from ..outputs import feedback
 from ..running.sandbox.launch import Limits, resolve
-from . import exchange, ledger, pages, settings
+from . import exchange, graders, ledger, pages, settings
 
 
 def _now() -> str:
@@ -56,7 +58,8 @@ def read_submission(gb, student: str) -> course.Submission:
 class Service:
     """The watch loop over one course (its root holds nbgrader_config.py)."""
 
-    def __init__(self, root: Path, sandbox: str = "auto", exchange_root: str | None = None):
+    def __init__(self, root: Path, sandbox: str = "auto", exchange_root: str | None = None,
+                 workers: int | None = None):
         self.root = root
         self.config = course.config(root)
         self.coursedir = course.coursedir(root)
@@ -66,7 +69,10 @@ class Service:
         self.source_text = course.source_path(root).read_text()
         self.source = nbformat.reads(self.source_text, as_version=4)
         self.limits, self.sandbox = Limits(), resolve(sandbox)
+        self.workers = workers or self.settings.workers or os.cpu_count() or 1
         self.ledger = ledger.Ledger(ledger.path(root))
+        self.inflight: dict = {}  # Future -> (row, when started, its submitted/ folder)
+        self.attempts: dict[tuple[str, str], int] = {}
         self.known = self.ledger.known()
         self.stopping = False
         self.started = time.time()
@@ -79,15 +85,18 @@ class Service:
         exchange.clean_collect_leftovers(self.root)
         records.clean_leftovers(self.root)
         self.warm_up()
-        log("watching", self.watched(), f"(pid {os.getpid()}, pages {self.settings.before_due} before the due date, "
-            f"limit {self.settings.limit} per {self.settings.period})")
+        log("watching", self.watched(), f"(pid {os.getpid()}, {self.graders.count} sandbox(es), pages "
+            f"{self.settings.before_due} before the due date, limit {self.settings.limit} per {self.settings.period})")
         self.write_status("watching")
-        while not self.stopping:
-            if not self.step():
-                self.write_status("idle")
-                deadline = time.monotonic() + self.settings.poll_interval
-                while not self.stopping and time.monotonic() < deadline:
-                    time.sleep(min(0.05, self.settings.poll_interval))
+        try:
+            while not self.stopping or self.inflight:
+                if not self.step():
+                    self.write_status("idle")
+                    deadline = time.monotonic() + self.settings.poll_interval
+                    while not self.stopping and time.monotonic() < deadline:
+                        time.sleep(min(0.02, self.settings.poll_interval))
+        finally:
+            self.graders.close()
         self.write_status("stopped")
         log("stopped")
         self.ledger.close()
@@ -102,10 +111,8 @@ class Service:
         return str(exchange.inbound(self.exchange, self.course_id))
 
     def warm_up(self) -> None:
-        """Start the sandbox and the page's plotting before the first submission arrives."""
-        from ..grading.sandbox_per_process import zygote
-
-        zygote(self.sandbox, self.limits)
+        """Start the sandboxes and the page's plotting before the first submission arrives."""
+        self.graders = graders.Graders(self.workers, self.source_text, self.limits, self.sandbox)
         feedback.loss_plot([1.0, 0.5], [1.0, 0.4])
 
     def scan(self) -> int:
@@ -121,25 +128,41 @@ class Service:
         return new
 
     def step(self) -> bool:
-        """Do one thing (queue what is new, publish a 'graded later' notice, upgrade pages after the
-        due date, or grade one submission); whether anything was done."""
-        if self.scan():
+        """Do what can be done now (queue what is new, deliver what the sandboxes finished, start
+        the next submissions, publish a 'graded later' notice, upgrade pages after the due date);
+        whether anything was done or is under way."""
+        if not self.stopping and self.scan():
             self.ledger.supersede()
-        now = time.time()
-        row = self.ledger.next_ready(now)
-        if row is None:
-            held = self.ledger.deferred_unannounced(now)
-            if held is not None:
-                self.announce(held)
-                return True
-            return self.upgrade()
-        until = self.held_until(row, now)
-        if until is not None:
-            self.ledger.defer(row, until)
+        done = [f for f in self.inflight if f.done()]
+        for future in done:
+            self.complete(future)
+        if self.stopping:
+            if self.inflight:
+                wait(list(self.inflight), timeout=self.settings.poll_interval, return_when=FIRST_COMPLETED)
+            return bool(self.inflight)
+        started = False
+        while len(self.inflight) < self.graders.count and not self.stopping:
+            now = time.time()
+            row = self.ledger.next_ready(now, {r.student for r, *_ in self.inflight.values()})
+            if row is None:
+                break
+            until = self.held_until(row, now)
+            if until is not None:
+                self.ledger.defer(row, until)
+            else:
+                self.begin(row)
+            started = True
+        if done or started:
+            self.write_status("grading")
             return True
-        self.grade(row)
-        self.write_status("grading")
-        return True
+        if self.inflight:
+            wait(list(self.inflight), timeout=self.settings.poll_interval, return_when=FIRST_COMPLETED)
+            return True
+        held = self.ledger.deferred_unannounced(time.time())
+        if held is not None:
+            self.announce(held)
+            return True
+        return self.upgrade()
 
     # -- the rate limit --------------------------------------------------------------------------
     def held_until(self, row: ledger.Row, now: float) -> float | None:
@@ -167,37 +190,60 @@ class Service:
             return Path(row.name)
         return exchange.inbound(self.exchange, self.course_id) / row.name
 
-    def grade(self, row: ledger.Row) -> None:
+    def begin(self, row: ledger.Row) -> None:
+        """Collect a submission and hand it to a sandbox (or deliver it at once when its graded
+        record is current already: a restart after it was recorded)."""
         started = time.monotonic()
         try:
-            state, note, level, score = self._grade(row)
+            source = self.submission_folder(row)
+            if self.settings.source == "inbound" and not exchange.collect(self.coursedir, self.config, source,
+                                                                          row.student):
+                self.ledger.set_state(row, "superseded")
+                log("skipped", row.student, repr(row.stamp), "(submitted/ holds a newer submission)")
+                return
+            submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, row.student,
+                                                        spec.ASSIGNMENT))
+            if records.why_grade(self.coursedir, submitted, records.graded_folder(self.root, row.student)) is None:
+                self.deliver(row, None, started, submitted)
+                return
+            self.inflight[self.graders.submit(row.student, submitted)] = (row, started, submitted)
+            if self.graders.count == 1:  # graded already, here: deliver before looking at the next
+                self.complete(next(iter(self.inflight)))
         except Exception as error:  # a broken submission folder, a full disk: recorded, the service goes on
-            state, note, level, score = "failed", f"{type(error).__name__}: {error}"[:500], None, None
-        if state == "superseded":
-            self.ledger.db.execute("UPDATE submissions SET state = 'superseded' WHERE student = ? AND stamp = ?",
-                                   (row.student, row.stamp))
-            log("skipped", row.student, repr(row.stamp), "(submitted/ holds a newer submission)")
-            return
-        latency = self.ledger.finish(row, state, level, note)
-        log(state, row.student, repr(row.stamp), f"score {score}" if score else "", f"page {level}" if level else "",
-            f"in {time.monotonic() - started:.2f} s, {latency:.1f} s after submission", note or "")
+            self.fail(row, started, f"{type(error).__name__}: {error}")
 
-    def _grade(self, row: ledger.Row):
+    def complete(self, future) -> None:
+        row, started, submitted = self.inflight.pop(future)
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            # A grading process died (the grader's own, not the sandbox): try again in a fresh pool.
+            self.attempts[(row.student, row.stamp)] = tries = self.attempts.get((row.student, row.stamp), 0) + 1
+            if not self.inflight:
+                self.graders.restart()
+            if tries < 3:
+                log("retrying", row.student, repr(row.stamp), "(a grading process died)")
+                return
+            self.fail(row, started, "the grading process died three times on it")
+            return
+        except Exception as error:
+            self.fail(row, started, f"the grader failed: {type(error).__name__}: {error}")
+            return
+        try:
+            self.deliver(row, outcome, started, submitted)
+        except Exception as error:
+            self.fail(row, started, f"{type(error).__name__}: {error}")
+
+    def fail(self, row: ledger.Row, started: float, why: str) -> None:
+        self.ledger.finish(row, "failed", None, why[:500])
+        log("failed", row.student, repr(row.stamp), f"in {time.monotonic() - started:.2f} s:", why[:500])
+
+    def deliver(self, row: ledger.Row, outcome, started: float, submitted: Path) -> None:
+        """Record a graded submission (as `grade` does), write its page (as `feedback` does),
+        publish it at the level the policy gives it now, and mark it done."""
         from nbgrader.api import Gradebook
 
-        from ..grading.sandbox_per_process import grade_here
-
-        source = self.submission_folder(row)
-        if self.settings.source == "inbound" and not exchange.collect(self.coursedir, self.config, source,
-                                                                      row.student):
-            return "superseded", None, None, None
-        submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, row.student,
-                                                    spec.ASSIGNMENT))
-        graded = records.graded_folder(self.root, row.student)
-        grader_error = None
-        if records.why_grade(self.coursedir, submitted, graded) is not None:
-            outcome = grade_here(row.student, submitted, self.source_text, self.limits, self.sandbox)
-            grader_error = outcome.reason if outcome.grader_error else None
+        if outcome is not None:
             warnings.filterwarnings("ignore", message=".*not in session.*")
             with contextlib.redirect_stderr(io.StringIO()):  # the batch grader's progress bar
                 record_all([outcome], {row.student: submitted}, self.coursedir, self.source)
@@ -214,11 +260,15 @@ class Service:
         if secret is not None:
             self.publish(row, secret, html)
         total = sum(v or 0.0 for v in submission.scores.values()) - submission.penalty
-        score = f"{total:g}/{spec.TOTAL_POINTS}"
+        score = f"score {total:g}/{spec.TOTAL_POINTS}"
         if submission.penalty:
             score += f" (late penalty {submission.penalty:g})"
-        state = "failed" if grader_error else "graded"
-        return state, grader_error or (None if secret else "no submission_secret.txt: not published"), level, score
+        error = outcome.reason if outcome is not None and outcome.grader_error else None
+        note = error or (None if secret else "no submission_secret.txt: not published")
+        latency = self.ledger.finish(row, "failed" if error else "graded", level, note)
+        log("failed" if error else "graded", row.student, repr(row.stamp), score, f"page {level}",
+            f"in {time.monotonic() - started:.2f} s, {latency:.1f} s after submission",
+            "(recorded before a restart)" if outcome is None else "", note or "")
 
     def publish(self, row: ledger.Row, secret: str, html: str) -> None:
         page = exchange.publish(self.exchange, self.course_id, secret, html)
@@ -314,7 +364,8 @@ def show_status(root: Path) -> int:
     return 0
 
 
-def run(assignment: str, status: bool = False, sandbox: str = "auto", exchange_root: str | None = None) -> int:
+def run(assignment: str, status: bool = False, sandbox: str = "auto", exchange_root: str | None = None,
+        workers: int | None = None) -> int:
     if assignment != spec.ASSIGNMENT:
         raise course.CourseError(f"this kit grades the assignment {spec.ASSIGNMENT!r}, not {assignment!r}")
     root = course.course_root()
@@ -323,4 +374,4 @@ def run(assignment: str, status: bool = False, sandbox: str = "auto", exchange_r
     from ..authoring import selftest
 
     selftest.before_grading(root)
-    return Service(root, sandbox, exchange_root).run()
+    return Service(root, sandbox, exchange_root, workers).run()
