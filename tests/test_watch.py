@@ -235,6 +235,15 @@ def test_a_burst_killed_and_restarted_loses_nothing_and_grades_nothing_twice(ser
         (folder / "timestamp.txt").write_text(stamp)
         burst[f"s{i:02d}"] = secrets.token_hex(64)
         (folder / "submission_secret.txt").write_text(burst[f"s{i:02d}"])
+    # Hostile ones: a notebook that is a link to the source notebook (hidden tests, reference
+    # answers), and a student id aimed outside submitted/.
+    stamp = "2026-12-01 12:00:30.000000 UTC"
+    mallory = served.inbound / f"mallory+{spec.ASSIGNMENT}+{stamp}"
+    shutil.copytree(template, mallory)
+    (mallory / f"{spec.NOTEBOOK}.ipynb").unlink()
+    (mallory / f"{spec.NOTEBOOK}.ipynb").symlink_to(course.source_path(served.root))
+    (mallory / "timestamp.txt").write_text(stamp)
+    shutil.copytree(template, served.inbound / f"..+{spec.ASSIGNMENT}+{stamp}")
     served.service.start()
     until(lambda: len(served.service.lines("graded")) >= 3 + 6, 120)  # alice 2, bob 2, carol, dave; then 3
     served.service.kill()
@@ -248,5 +257,10 @@ def test_a_burst_killed_and_restarted_loses_nothing_and_grades_nothing_twice(ser
         assert len([line for line in graded if f" {student} " in line]) <= 1, student
     assert all(state == "graded" for s, _, state in served.ledger() if s in burst)
     assert not list(exchange.outbound(str(served.exchange), COURSE_ID).glob(".*partial"))
+    until(lambda: served.service.lines("failed"), 60)
+    assert [state for s, _, state in served.ledger() if s == "mallory"] == ["failed"]
+    assert "symbolic link" in served.service.lines("failed")[0]
+    assert served.service.lines("refused") and not (served.root / spec.ASSIGNMENT).exists()
     scores = course.read_scores(served.root)
+    assert "mallory" not in scores and ".." not in scores
     assert {s: sum(scores[s].values()) for s in burst} == {s: sum(scores["dave"].values()) for s in burst}

@@ -30,12 +30,19 @@ def _when(stamp: str) -> float | None:
         return None
 
 
+def _head(path: Path, size: int = 1000) -> str:
+    """The start of a small file a student wrote (never the whole of a huge one, never through a link)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        return file.read(size).decode()
+
+
 def _ready(folder: Path) -> str | None:
     """The submission's timestamp.txt once the folder is complete (both exchange files written)."""
     try:
-        if not (folder / records.SECRET).read_text().strip():
+        if not _head(folder / records.SECRET).strip():
             return None
-        return (folder / records.TIMESTAMP).read_text().strip() or None
+        return _head(folder / records.TIMESTAMP).strip() or None
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -44,8 +51,9 @@ def inbound(exchange_root: str, course_id: str) -> Path:
     return Path(exchange_root) / course_id / "inbound"
 
 
-def scan_inbound(folder: Path, known: set[tuple[str, str]]) -> Iterator[ENTRY]:
-    """The complete submissions of the assignment in inbound/ not among known (student, timestamp)."""
+def scan_inbound(folder: Path, known: set[tuple[str, str]], refused: list[str] | None = None) -> Iterator[ENTRY]:
+    """The complete submissions of the assignment in inbound/ not among known (student, timestamp);
+    folder names that name no valid student go to refused (and into known: looked at once)."""
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
@@ -53,6 +61,11 @@ def scan_inbound(folder: Path, known: set[tuple[str, str]]) -> Iterator[ENTRY]:
     for name in sorted(names):
         parts = name.rsplit("+", 3)  # as nbgrader's collect splits it (a student id may hold '+')
         if len(parts) < 3 or parts[1] != spec.ASSIGNMENT or (parts[0], parts[2]) in known:
+            continue
+        if not valid_student(parts[0]):
+            known.add((parts[0], parts[2]))
+            if refused is not None:
+                refused.append(name)
             continue
         if _ready(folder / name) is None or (at := _when(parts[2])) is None:
             continue
@@ -70,10 +83,44 @@ def scan_submitted(root: Path, known: set[tuple[str, str]]) -> Iterator[ENTRY]:
             yield folder.parent.name, stamp, at, str(folder)
 
 
+class NotCollected(Exception):
+    """A submission folder nbgrader submit cannot have left (a link, a pipe, too big): the message says why."""
+
+
+def valid_student(student: str) -> bool:
+    """A student id that names one folder under submitted/ (nothing a hostile --student could aim elsewhere)."""
+    return (0 < len(student) <= 100 and student.isprintable() and not student.startswith(".")
+            and not any(c.isspace() or c in "/\\" for c in student))
+
+
+def _copy(coursedir, source: Path, target: Path) -> None:
+    """nbgrader's do_copy (the size limit, CourseDirectory.ignore and include, max_file_size),
+    except that a symbolic link is copied as a link and refused after: following one would copy,
+    as the grader's user, whatever file the student pointed it at (the source notebook, the
+    gradebook). `nbgrader submit` resolves links as the student, so a real submission has none."""
+    from nbgrader.utils import ignore_patterns
+
+    size = 0
+    for folder, _, files in os.walk(source):
+        size += sum(os.lstat(os.path.join(folder, f)).st_size for f in files)
+    if size > 1000 * coursedir.max_dir_size:
+        raise NotCollected(f"the submission is {size} bytes, above CourseDirectory.max_dir_size")
+    try:
+        shutil.copytree(source, target, symlinks=True,
+                        ignore=ignore_patterns(exclude=coursedir.ignore, include=coursedir.include,
+                                               max_file_size=coursedir.max_file_size))
+    except (shutil.Error, shutil.SpecialFileError) as error:
+        raise NotCollected(f"the submission holds a file that is not a regular file ({str(error)[:200]})") from None
+    for folder, dirs, files in os.walk(target):
+        for name in dirs + files:
+            if os.path.islink(os.path.join(folder, name)):
+                shutil.rmtree(target, ignore_errors=True)
+                raise NotCollected("the submission holds a symbolic link, which `nbgrader submit` never leaves")
+
+
 def collect(coursedir, config, source: Path, student: str) -> bool:
     """Copy one inbound submission into submitted/<student>/<assignment>/ whole (built beside it,
     renamed into place). False when submitted/ already holds a newer submission."""
-    from nbgrader.exchange.default.collect import ExchangeCollect
 
     target = Path(coursedir.format_path(coursedir.submitted_directory, student, spec.ASSIGNMENT))
     new, old = coursedir.get_existing_timestamp(str(source)), None
@@ -84,7 +131,7 @@ def collect(coursedir, config, source: Path, student: str) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = records.partial_folder(target)
     shutil.rmtree(partial)  # copytree makes it
-    ExchangeCollect(coursedir=coursedir, authenticator=None, config=config).do_copy(str(source), str(partial))
+    _copy(coursedir, source, partial)
     records.put_in_place(partial, target)
     return True
 
@@ -131,6 +178,6 @@ def withdraw(exchange_root: str, course_id: str, name: str) -> bool:
 
 def secret_of(folder: Path) -> str | None:
     try:
-        return (folder / records.SECRET).read_text() or None
+        return _head(folder / records.SECRET) or None
     except (OSError, UnicodeDecodeError):
         return None

@@ -1,7 +1,13 @@
-"""The warm sandboxes the service grades in: its own process's (one worker), or a pool of
-grading processes started once (grading/workers.py's, each keeping its zygote), so no
-submission pays a start-up. Either way a submission goes in as (student, folder) and an
-Outcome (judging.outcome) comes back as a Future; only the service's own process writes.
+"""The warm sandboxes the service grades in: a pool of grading processes started once
+(grading/workers.py's, each keeping its zygote), so no submission pays a start-up. A submission
+goes in as (student, folder) and its Outcome (judging.outcome) comes back as a Future; only the
+service's own process writes.
+
+The workers and their sandboxes live in their own process group: a Ctrl-C in the service's
+terminal (SIGINT to the foreground group) or a signal to the service's group reaches the service
+alone, which then finishes what the sandboxes are grading; a sandbox killed under a submission
+would otherwise score it as broken. They still end with the service however it ends
+(PR_SET_PDEATHSIG, as the batch grader's workers).
 """
 
 import os
@@ -17,6 +23,7 @@ def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
     from ..grading.sandbox_per_process import zygote
 
     workers._start(parent, source_text, limits, sandbox)
+    os.setpgrp()
     zygote(sandbox, limits)
 
 
@@ -33,11 +40,6 @@ class Graders:
         self.start()
 
     def start(self) -> None:
-        from ..grading.sandbox_per_process import zygote
-
-        if self.count == 1:
-            zygote(self.args[2], self.args[1])
-            return
         import multiprocessing
 
         self.pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"),
@@ -46,15 +48,7 @@ class Graders:
 
     def submit(self, student: str, folder: Path) -> Future:
         from ..grading import workers
-        from ..grading.sandbox_per_process import grade_here
 
-        if self.pool is None:
-            future = Future()
-            try:
-                future.set_result(grade_here(student, folder, *self.args))
-            except Exception as error:  # reported as the pool's would be
-                future.set_exception(error)
-            return future
         return self.pool.submit(workers._grade, student, str(folder))
 
     def restart(self) -> None:

@@ -27,8 +27,8 @@ class KitWatch(Configurable):
     limit = Integer(3, min=1, help="Submissions graded per student per period; later ones wait").tag(config=True)
     period = Enum(tuple(PERIODS), default_value="hour", help="The rate limit's window").tag(config=True)
     poll_interval = Float(0.25, min=0.01, help="Seconds between looks at the exchange").tag(config=True)
-    workers = Integer(0, min=0, help="Sandboxes grading at once, each in its own process (0: one per "
-                      "core; 1: in the service's own process)").tag(config=True)
+    workers = Integer(0, min=0, help="Sandboxes grading at once, each in its own process (0: one per core)"
+                      ).tag(config=True)
     source = Enum(("inbound", "submitted"), default_value="inbound",
                   help="Watch the exchange's inbound/ (nbgrader submit) or the course's submitted/").tag(config=True)
 

@@ -1,12 +1,13 @@
 """`python -m autograder watch backprop`: grade each submission as it arrives, publish its page.
 
-One loop, one submission at a time, in this process's warm sandbox (grading/sandbox_per_process:
-the zygote starts once, at start-up). For each submission, in the order the batch commands would
-take: collect it into submitted/, grade it (the same per-submission grading and the same single
-recorder as `python -m autograder grade`: scores, nbgrader's late penalty, autograded/ written
-whole), write its feedback page under feedback/ as `python -m autograder feedback` does, publish
-the page at the instructor's level where `nbgrader fetch_feedback` finds it, then mark it done in
-the ledger. Killed between any two steps, a restart finds it pending and redoes only what is not
+One loop in this process, the sandboxes in a pool of warm grading processes (graders.py), as
+many submissions at once as there are sandboxes, one per student. For each submission, in the
+order the batch commands would take: collect it into submitted/, grade it (the same
+per-submission grading and the same single recorder as `python -m autograder grade`: scores,
+nbgrader's late penalty, autograded/ written whole), write its feedback page under feedback/ as
+`python -m autograder feedback` does, publish the page at the instructor's level where
+`nbgrader fetch_feedback` finds it, then mark it done in the ledger. Killed between any two
+steps, a restart finds it pending and redoes only what is not
 on disk (a submission whose graded record is current is not graded again).
 
 SIGTERM or SIGINT: finish the submission in progress, then exit 0. One log line per submission
@@ -116,15 +117,18 @@ class Service:
         feedback.loss_plot([1.0, 0.5], [1.0, 0.4])
 
     def scan(self) -> int:
+        refused: list[str] = []
         if self.settings.source == "submitted":
             found = exchange.scan_submitted(self.root, self.known)
         else:
-            found = exchange.scan_inbound(exchange.inbound(self.exchange, self.course_id), self.known)
+            found = exchange.scan_inbound(exchange.inbound(self.exchange, self.course_id), self.known, refused)
         new = 0
         for student, stamp, at, where in found:
             self.known.add((student, stamp))
             if self.ledger.add(student, stamp, at, where):
                 new += 1
+        for name in refused:
+            log("refused", ascii(name)[:200], "(names no student id nbgrader could have written; not collected)")
         return new
 
     def step(self) -> bool:
@@ -207,8 +211,6 @@ class Service:
                 self.deliver(row, None, started, submitted)
                 return
             self.inflight[self.graders.submit(row.student, submitted)] = (row, started, submitted)
-            if self.graders.count == 1:  # graded already, here: deliver before looking at the next
-                self.complete(next(iter(self.inflight)))
         except Exception as error:  # a broken submission folder, a full disk: recorded, the service goes on
             self.fail(row, started, f"{type(error).__name__}: {error}")
 
