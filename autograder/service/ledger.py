@@ -98,9 +98,10 @@ class Ledger:
         self.db.execute("UPDATE submissions SET not_before = ?, level = NULL WHERE student = ? AND stamp = ?",
                         (until, row.student, row.stamp))
 
-    def announced(self, row: Row) -> None:
-        self.db.execute("UPDATE submissions SET level = 'later' WHERE student = ? AND stamp = ?",
-                        (row.student, row.stamp))
+    def announced(self, row: Row, page: str | None = None) -> None:
+        """The 'graded later' page of a held-back submission is published (under that name)."""
+        self.db.execute("UPDATE submissions SET level = 'later', page = ? WHERE student = ? AND stamp = ?",
+                        (page, row.student, row.stamp))
 
     def finish(self, row: Row, state: str, level: str | None, note: str | None = None) -> float:
         """Mark a submission graded (or failed) and its page published; returns its latency."""

@@ -77,7 +77,7 @@ class Service:
         self.known = self.ledger.known()
         self.stopping = False
         self.started = time.time()
-        self._due, self._due_read = None, 0.0
+        self._due, self._due_read, self._status_written = None, 0.0, 0.0
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -92,7 +92,8 @@ class Service:
         try:
             while not self.stopping or self.inflight:
                 if not self.step():
-                    self.write_status("idle")
+                    if time.monotonic() - self._status_written > 5:
+                        self.write_status("idle")
                     deadline = time.monotonic() + self.settings.poll_interval
                     while not self.stopping and time.monotonic() < deadline:
                         time.sleep(min(0.02, self.settings.poll_interval))
@@ -183,8 +184,10 @@ class Service:
                                row.not_before)
         secret = exchange.secret_of(self.submission_folder(row))
         if secret is not None:
-            self.publish(row, secret, html)
-        self.ledger.announced(row)
+            # Beside the student's last graded page, which stays until this one is graded.
+            self.ledger.announced(row, exchange.publish(self.exchange, self.course_id, secret, html).name)
+        else:
+            self.ledger.announced(row)
         log("held", row.student, repr(row.stamp), "by the rate limit until",
             datetime.datetime.fromtimestamp(row.not_before, datetime.timezone.utc).strftime("%H:%M:%S UTC"))
 
@@ -252,12 +255,16 @@ class Service:
         results = records.read_results(self.root, row.student)
         with Gradebook(self.coursedir.db_url) as gb:
             submission = read_submission(gb, row.student)
-        full = feedback.render(row.student, results, submission.scores, submission)
-        feedback.write_page(self.root, row.student, full, submission)
         level = pages.level_now(self.settings.before_due, submission.duedate,
                                 datetime.datetime.now(datetime.timezone.utc))
-        html = (full.replace("</head><body>", "</head><body>" + pages.banner("full", None, row.stamp), 1)
-                if level == "full" else pages.render(level, row.student, results, submission, row.stamp))
+        if level == "full":
+            full = feedback.render(row.student, results, submission.scores, submission)
+            feedback.write_page(self.root, row.student, full, submission)
+            html = full.replace("</head><body>", "</head><body>" + pages.banner("full", None, row.stamp), 1)
+        else:
+            # Only the page the student may see now; feedback/ gets the full page when it is
+            # published (record_all removed the old one, so nothing there contradicts the gradebook).
+            html = pages.render(level, row.student, results, submission, row.stamp)
         secret = exchange.secret_of(submitted)
         if secret is not None:
             self.publish(row, secret, html)
@@ -322,6 +329,7 @@ class Service:
         today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         status = {"pid": os.getpid(), "state": doing, "since": self.started, "at": time.time(),
                   "watching": self.watched(), **self.ledger.status(today.timestamp())}
+        self._status_written = time.monotonic()
         target = status_path(self.root)
         partial = target.with_name(target.name + ".partial")
         partial.write_text(json.dumps(status, indent=1))
