@@ -194,6 +194,13 @@ def test_the_rate_limit_holds_a_submission_back_and_says_until_when(served):
     assert re.search(r"latency today \(submit to fetchable\): p50 [\d.]+ s, p95 [\d.]+ s over 4", status.stdout)
 
 
+def test_a_second_service_on_the_course_is_refused(served):
+    second = subprocess.run([sys.executable, "-m", "autograder", "watch", spec.ASSIGNMENT], cwd=served.root,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and f"another `watch` already serves this course (pid {served.service.proc.pid}" \
+        in second.stderr, second.stderr
+
+
 def test_each_policy_level_shows_what_it_says(served):
     results = records.read_results(served.root, "bob")
     submission = course.read_submissions(served.root)["bob"]

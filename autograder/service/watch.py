@@ -81,6 +81,7 @@ class Service:
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
+        self.lock()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
         exchange.clean_collect_leftovers(self.root)
@@ -103,6 +104,24 @@ class Service:
         log("stopped")
         self.ledger.close()
         return 0
+
+    def lock(self) -> None:
+        """One service per course: a second would grade the same submissions. The lock goes with
+        the process, however it ends."""
+        import fcntl
+
+        file = ledger.path(self.root).with_name("lock")
+        self._lock = open(file, "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.seek(0)
+            raise course.CourseError(f"another `watch` already serves this course (pid {self._lock.read().strip()}, "
+                                     f"lock {file}): stop it first, or use `watch --status`") from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(str(os.getpid()))
+        self._lock.flush()
 
     def _stop(self, signum, frame) -> None:
         self.stopping = True
