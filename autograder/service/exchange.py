@@ -118,6 +118,25 @@ def _copy(coursedir, source: Path, target: Path) -> None:
                 raise NotCollected("the submission holds a symbolic link, which `nbgrader submit` never leaves")
 
 
+def checks_owner(config) -> bool:
+    """Whether the course keeps nbgrader collect's owner check (ExchangeCollect.check_owner, on by default)."""
+    from nbgrader.exchange.default.collect import ExchangeCollect
+
+    return ExchangeCollect(config=config, coursedir=None, authenticator=None).check_owner
+
+
+def owner_differs(source: Path, student: str) -> str | None:
+    """nbgrader collect's warning: the folder's owner is not the student it names. On a hub each
+    student is a user, so this flags a `--student=someone-else`."""
+    import pwd
+
+    try:
+        owner = pwd.getpwuid(os.stat(source).st_uid).pw_name
+    except (KeyError, OSError):
+        owner = "unknown id"
+    return None if owner == student else f"claims to be {student!r} but is owned by {owner!r}: cheating attempt?"
+
+
 def collect(coursedir, config, source: Path, student: str) -> bool:
     """Copy one inbound submission into submitted/<student>/<assignment>/ whole (built beside it,
     renamed into place). False when submitted/ already holds a newer submission."""

@@ -74,6 +74,8 @@ class Service:
         self.ledger = ledger.Ledger(ledger.path(root))
         self.inflight: dict = {}  # Future -> (row, when started, its submitted/ folder)
         self.attempts: dict[tuple[str, str], int] = {}
+        self.notes: dict[tuple[str, str], str | None] = {}  # nbgrader collect's owner warning, for the log line
+        self.check_owner = exchange.checks_owner(self.config)
         self.known = self.ledger.known()
         self.stopping = False
         self.started = time.time()
@@ -227,6 +229,8 @@ class Service:
                 self.ledger.set_state(row, "superseded")
                 log("skipped", row.student, repr(row.stamp), "(submitted/ holds a newer submission)")
                 return
+            if self.settings.source == "inbound" and self.check_owner:
+                self.notes[(row.student, row.stamp)] = exchange.owner_differs(source, row.student)
             submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, row.student,
                                                         spec.ASSIGNMENT))
             if records.why_grade(self.coursedir, submitted, records.graded_folder(self.root, row.student)) is None:
@@ -294,6 +298,7 @@ class Service:
         error = outcome.reason if outcome is not None and outcome.grader_error else None
         note = error or (None if secret else "no submission_secret.txt: not published")
         latency = self.ledger.finish(row, "failed" if error else "graded", level, note)
+        note = " ".join(filter(None, [note, self.notes.pop((row.student, row.stamp), None)]))
         log("failed" if error else "graded", row.student, repr(row.stamp), score, f"page {level}",
             f"in {time.monotonic() - started:.2f} s, {latency:.1f} s after submission",
             "(recorded before a restart)" if outcome is None else "", note or "")
