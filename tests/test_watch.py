@@ -241,11 +241,13 @@ def test_a_burst_killed_and_restarted_loses_nothing_and_grades_nothing_twice(ser
     dave.submit(WRONG)
     (template,) = served.inbound.glob("dave+*")
     dave.published(template.joinpath("submission_secret.txt").read_text())
-    served.service.kill()
+    # Each clone is built beside the exchange and renamed in whole, as it lands while the service runs.
+    staging = served.base / "staging"
+    staging.mkdir()
     burst = {}
     for i in range(8):
         stamp = f"2026-12-01 12:00:{i:02d}.000000 UTC"
-        folder = served.inbound / f"s{i:02d}+{spec.ASSIGNMENT}+{stamp}"
+        folder = staging / f"s{i:02d}+{spec.ASSIGNMENT}+{stamp}"
         shutil.copytree(template, folder)
         (folder / "timestamp.txt").write_text(stamp)
         burst[f"s{i:02d}"] = secrets.token_hex(64)
@@ -253,14 +255,15 @@ def test_a_burst_killed_and_restarted_loses_nothing_and_grades_nothing_twice(ser
     # Hostile ones: a notebook that is a link to the source notebook (hidden tests, reference
     # answers), and a student id aimed outside submitted/.
     stamp = "2026-12-01 12:00:30.000000 UTC"
-    mallory = served.inbound / f"mallory+{spec.ASSIGNMENT}+{stamp}"
+    mallory = staging / f"mallory+{spec.ASSIGNMENT}+{stamp}"
     shutil.copytree(template, mallory)
     (mallory / f"{spec.NOTEBOOK}.ipynb").unlink()
     (mallory / f"{spec.NOTEBOOK}.ipynb").symlink_to(course.source_path(served.root))
     (mallory / "timestamp.txt").write_text(stamp)
-    shutil.copytree(template, served.inbound / f"..+{spec.ASSIGNMENT}+{stamp}")
-    served.service.start()
-    until(lambda: len(served.service.lines("graded")) >= 3 + 6, 120)  # alice 2, bob 2, carol, dave; then 3
+    shutil.copytree(template, staging / f"..+{spec.ASSIGNMENT}+{stamp}")
+    for folder in sorted(staging.iterdir()):
+        folder.rename(served.inbound / folder.name)
+    until(lambda: len(served.service.lines("graded")) >= 6 + 3, 120)  # alice 2, bob 2, carol, dave; then 3
     served.service.kill()
     served.service.start()
     for student, secret in burst.items():
