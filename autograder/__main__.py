@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report,gradescope}
+"""Command line: python -m autograder {build,release,demo,grade,feedback,export,report,gradescope,watch}
 (run from the course root)."""
 
 import argparse
@@ -100,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
                                    help="when students see the tests that run hidden checks (default %(default)s)")
     gradescope_parser.add_argument("--sandbox", choices=("auto", "limits"), default="auto",
                                    help="bubblewrap where it starts, else limits (auto); or limits only")
+    watch_parser = sub.add_parser("watch", help="grade each submission as it arrives in the exchange and publish "
+                                  "its feedback (a long-running service; README: On-submit feedback)")
+    watch_parser.add_argument("assignment")
+    watch_parser.add_argument("--status", action="store_true", help="print the running service's status and exit")
+    watch_parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto")
+    watch_parser.add_argument("--exchange", default=None, help="nbgrader's exchange root (default c.Exchange.root)")
+    watch_parser.add_argument("--workers", type=int, default=None, help="warm sandboxes (default c.KitWatch.workers)")
     args = parser.parse_args(argv)
     # nbgrader's database layer starts `alembic` by name: make this environment's scripts findable.
     os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -127,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             return _load("outputs.class_report").run(args.assignment)
         if args.command == "export":
             return _load("outputs.export").run(args.assignment, args.format, args.out)
+        if args.command == "watch":
+            return _load("service.watch").run(args.assignment, args.status, args.sandbox, args.exchange,
+                                              args.workers)
         if args.command == "gradescope":
             return _load("gradescope.package").run(args.assignment, args.out, args.hidden_visibility, args.sandbox)
         selftest, build_notebook = _load("authoring.selftest", "authoring.build_notebook")

@@ -25,6 +25,7 @@ LAYERS = (
     ("outputs", ("autograder.outputs",)),
     ("grading", ("autograder.grading",)),
     ("gradescope", ("autograder.gradescope",)),
+    ("service", ("autograder.service",)),
     ("commands", ("autograder.demo", "autograder.__main__")),
 )
 CLI = "autograder.__main__"
