@@ -128,6 +128,14 @@ STUDENT_CALLS = set(spec.FUNCTIONS) | {"gradient_check", "backprop_gradients", "
                                        "train", "compute_loss"}
 
 
+def _called(call: ast.Call) -> str | None:
+    """The name a call calls: `f(...)`, or a given helper's `given.f(...)`."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and getattr(func.value, "id", None) == "given":
+        return func.attr
+    return getattr(func, "id", None)
+
+
 def _guarded_calls(tree: ast.AST) -> tuple[list[float], list[str]]:
     """The seconds of every `with student_code(..., seconds=N)` block, and the student calls outside one."""
     budgets, unguarded = [], []
@@ -136,11 +144,11 @@ def _guarded_calls(tree: ast.AST) -> tuple[list[float], list[str]]:
         if isinstance(node, ast.With):
             for item in node.items:
                 call = item.context_expr
-                if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "student_code":
+                if isinstance(call, ast.Call) and _called(call) == "student_code":
                     budgets.append(next(k.value.value for k in call.keywords if k.arg == "seconds"))
                     guarded = True
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in STUDENT_CALLS and not guarded:
-            unguarded.append(node.func.id)
+        if isinstance(node, ast.Call) and _called(node) in STUDENT_CALLS and not guarded:
+            unguarded.append(_called(node))
         for child in ast.iter_child_nodes(node):
             visit(child, guarded)
 

@@ -15,7 +15,10 @@ from autograder.judging.visible import visible_tests
 from solutions import backprop, helpers
 from tests.conftest import ROOT
 
-VISIBLE = visible_tests(nbformat.read(ROOT / "source" / "backprop" / "backprop.ipynb", as_version=4))
+SOURCE = nbformat.read(ROOT / "source" / "backprop" / "backprop.ipynb", as_version=4)
+VISIBLE = visible_tests(SOURCE)
+GIVEN = [c.source for c in SOURCE.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")
+         and not c.metadata.nbgrader.get("grade")]
 REFERENCE = {name: getattr(backprop, name) for name in spec.FUNCTIONS}
 
 
@@ -27,10 +30,12 @@ def defined(source: str) -> dict:
 
 
 def run_cell(grade_id: str, functions: dict) -> None:
-    """The visible tests of one test cell in a kernel-like namespace (the helpers and numpy),
-    after the cells above it have run on the reference, with the given student functions."""
-    namespace = {name: getattr(helpers, name) for name in dir(helpers) if not name.startswith("_")}
-    namespace.update({"np": np, **REFERENCE})
+    """The visible tests of one test cell in a kernel-like namespace (the notebook's given cells
+    run in it), after the cells above it have run on the reference, with the given student functions."""
+    namespace = {"__name__": "__main__"}
+    for code in GIVEN:
+        exec(compile(code, "<given cell>", "exec"), namespace)
+    namespace.update(REFERENCE)
     for above in VISIBLE:
         if above == grade_id:
             break
