@@ -52,7 +52,8 @@ import numpy as np
 # The given code keeps its names in a module of its own, `given` (backprop_given): the helpers and
 # the tests find numpy, Python's builtins and each other there, so nothing your cells define or
 # import changes them (`from numpy import *` replaces sum, max, abs, round, ...; you may also write
-# a `train` of your own). `@given.own` puts a helper there; you call the helpers as usual.
+# a `train` of your own). `@given.own` puts a helper there; you call the helpers as usual. A given
+# cell does not replace a name your cells defined before it: `given.tanh` is always the given tanh.
 given = types.ModuleType("backprop_given", "The notebook's given code.")
 vars(given).update(__builtins__=builtins, contextlib=contextlib, copy=copy, io=io, np=np, signal=signal,
                    time=time, warnings=warnings)
