@@ -54,7 +54,7 @@ import numpy as np
 # import changes them (`from numpy import *` replaces sum, max, abs, round, ...; you may also write
 # a `train` of your own). `@given.own` puts a helper there; you call the helpers as usual. A given
 # cell does not replace a name your cells defined before it: `given.tanh` is always the given tanh.
-given = types.ModuleType("backprop_given", "The notebook's given code.")
+given = sys.modules.get("backprop_given") or types.ModuleType("backprop_given", "The notebook's given code.")
 vars(given).update(__builtins__=builtins, contextlib=contextlib, copy=copy, io=io, np=np, signal=signal,
                    time=time, warnings=warnings)
 sys.modules[given.__name__] = given
