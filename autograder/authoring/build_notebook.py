@@ -32,7 +32,7 @@ from ..homework import spec_text
 from ..judging import scoring
 
 MARKER = re.compile(r"^# %% \[(markdown|code|given|answer|test)\](?: (\S+))?\s*$")
-HELPER = re.compile(r"^# <<helper: (\w+)>>\s*$", re.MULTILINE)
+HELPER = re.compile(r"^# <<helper: (\w+)>>[ \t]*$", re.MULTILINE)  # keeps the blank lines around it
 
 
 def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,

@@ -106,6 +106,8 @@ own = own(own)
 
 # %% [given] stand_ins
 import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # Stand-ins the tests hand to the function under test, so that each test judges one function.
 
 
@@ -272,6 +274,8 @@ builtins.print("forward_prop passes the visible tests")
 
 # %% [given] helpers_networks
 import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: xor_network>>
 
 
@@ -438,6 +442,8 @@ builtins.print("compute_gradients passes the visible tests")
 
 # %% [given] helpers_gradient_check
 import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: numerical_gradients>>
 
 
@@ -500,6 +506,8 @@ builtins.print("your gradients agree with finite differences")
 
 # %% [given] helpers_training
 import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: noisy_xor>>
 
 
@@ -554,6 +562,8 @@ builtins.print("training decreases the loss")
 
 # %% [given] helpers_self_check
 import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: self_check>>
 
 # %% [code]
