@@ -47,6 +47,7 @@ import types
 import warnings
 
 import matplotlib.pyplot as plt
+import numpy
 import numpy as np
 
 # The given code keeps its names in a module of its own, `given` (backprop_given): the helpers and
@@ -54,6 +55,7 @@ import numpy as np
 # import changes them (`from numpy import *` replaces sum, max, abs, round, ...; you may also write
 # a `train` of your own). `@given.own` puts a helper there; you call the helpers as usual. A given
 # cell does not replace a name your cells defined before it: `given.tanh` is always the given tanh.
+# The test cells use three names only, bound here too: builtins, numpy and given.
 given = sys.modules.get("backprop_given") or types.ModuleType("backprop_given", "The notebook's given code.")
 vars(given).update(__builtins__=builtins, contextlib=contextlib, copy=copy, io=io, np=np, signal=signal,
                    time=time, warnings=warnings)
