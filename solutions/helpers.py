@@ -6,12 +6,55 @@ centred finite differences for gradient checking.
 """
 
 import contextlib
+import copy
 import io
 import signal
 import time
 import warnings
 
 import numpy as np
+
+GIVEN = "backprop_given"  # the module the notebook keeps its given code in (see own)
+
+
+def own(helper):
+    """Re-make a helper of the notebook with the module backprop_given as its globals, keep it
+    there and return it (the decorator `@given.own` of the given cells).
+
+    A function defined in a cell looks up every name it uses (np, sum, the other helpers) in the
+    notebook's globals, where a student's `from numpy import *` or own `train` would replace them;
+    re-made, it finds them in the module, which only given code writes. Classes get their methods
+    re-made, a contextlib.contextmanager its generator function (the one decorator given code uses).
+    The other way round, a given cell does not replace a name the student's cells defined before it
+    (numpy's tanh that a student's sigmoid uses): it returns that, and only the module gets the helper.
+    """
+    import contextlib
+    import sys
+    import types
+
+    home = vars(sys.modules["backprop_given"])
+    cell = sys._getframe(1).f_globals  # the notebook's globals, which the decorated def binds in
+    before = cell.get(helper.__name__, helper)
+
+    def remade(fn):
+        new = types.FunctionType(fn.__code__, home, fn.__name__, fn.__defaults__, fn.__closure__)
+        new.__kwdefaults__, new.__qualname__, new.__doc__ = fn.__kwdefaults__, fn.__qualname__, fn.__doc__
+        new.__annotations__, new.__module__ = fn.__annotations__, home["__name__"]
+        return new
+
+    if isinstance(helper, type):
+        for name, value in list(vars(helper).items()):
+            if isinstance(value, types.FunctionType):
+                setattr(helper, name, remade(value))
+        helper.__module__ = home["__name__"]
+        made = helper
+    elif hasattr(helper, "__wrapped__"):
+        made = contextlib.contextmanager(remade(helper.__wrapped__))
+    else:
+        made = remade(helper)
+    home[helper.__name__] = made
+    ours = before is helper or getattr(before, "__module__", None) == home["__name__"]
+    return made if ours else before
 
 
 class TimeLimitExceeded(BaseException):
@@ -96,7 +139,7 @@ def homework_functions(error: BaseException,
     return found
 
 
-def describe_failure(error: BaseException, seconds: float | None = None, printed: int = 0) -> str:
+def describe_failure(error: BaseException, seconds: "float | None" = None, printed: int = 0) -> str:
     """Why a call into the homework's functions failed, naming the function.
 
     seconds: the time limit, if error is TimeLimitExceeded; printed: how many characters of
@@ -133,6 +176,36 @@ def student_code(what: str, seconds: float):
         raise AssertionError(describe_failure(error, seconds, len(output.text) + output.dropped)) from None
 
 
+def before_call(args: dict) -> dict:
+    """What a call's arguments hold before the call, for the tests to compute their expected values
+    from and to see in-place changes by: name -> (a deep copy, a list's own items or None).
+
+    args: argument name -> the object passed (as in the function's signature, in order).
+    """
+    return {name: (copy.deepcopy(value), list(value) if isinstance(value, list) else None)
+            for name, value in args.items()}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a is b or type(a) is type(b) and a == b
+
+
+def assert_unchanged(function: str, args: dict, before: dict) -> None:
+    """Fail, as the hidden tests do, when the call changed an argument in place: an array's values
+    or a list's items (replaced, added or removed). before: before_call(args) taken before the call."""
+    changed = [name for name, value in args.items()
+               if not _same(value, before[name][0])
+               or isinstance(value, list) and (len(value) != len(before[name][1])
+                                               or any(x is not y for x, y in zip(value, before[name][1])))]
+    assert not changed, (f"{function} changed its argument{'s' if len(changed) > 1 else ''} {', '.join(changed)} "
+                         "in place; work on new arrays instead (for example z = W @ h + b, not h += ...)")
+
+
 def tanh(z):
     """Hyperbolic tangent elementwise and its derivative; returns (h, g) shaped like z."""
     h = np.tanh(z)
@@ -167,7 +240,7 @@ def xor_network(F: float = 5.0):
     return Ws, bs
 
 
-def noisy_xor(n: int, rng: np.random.Generator, noise: float = 0.1):
+def noisy_xor(n: int, rng: "np.random.Generator", noise: float = 0.1):
     """n noisy XOR samples as columns: x of shape (2, n), y of shape (1, n) with 0/1 labels."""
     bits = (rng.random((2, n)) > 0.5).astype(float)
     x = bits + noise * rng.standard_normal((2, n))
@@ -175,7 +248,7 @@ def noisy_xor(n: int, rng: np.random.Generator, noise: float = 0.1):
     return x, y
 
 
-def random_network(sizes, rng: np.random.Generator, scale: float = 0.5):
+def random_network(sizes, rng: "np.random.Generator", scale: float = 0.5):
     """Random weights for layer sizes [n_0, ..., n_L]; returns (Ws, bs)."""
     Ws = [scale * rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(sizes, sizes[1:])]
     bs = [scale * rng.standard_normal((n_out, 1)) for n_out in sizes[1:]]

@@ -2729,10 +2729,177 @@ KERNEL_MAGICS = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# In-place fitting: a wrong function that changes its arguments after the computation, so that
+# a test computing its expected values from those arguments after the call expects the wrong
+# answer (the visible tests' stand-in activation `double` has f'(z) = 2 everywhere)
+# --------------------------------------------------------------------------------------------
+
+_BACKWARD_NO_SLOPE = r"""
+import numpy as np
+
+
+def _backward_no_slope(loss, f, Ws, bs, zs, y):
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = loss(f(zs[L])[0], y)[1]
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
+    return dldhs
+"""
+
+_BACKWARD_SIGN = r"""
+import numpy as np
+
+
+def _backward_sign(loss, f, Ws, bs, zs, y):
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = -loss(f(zs[L])[0], y)[1]  # the sign flipped
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+    return dldhs
+"""
+
+_BACKWARD_NO_ACTIVATION = r"""
+import numpy as np
+
+
+def _backward_no_activation(loss, f, Ws, bs, zs, y):
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = loss(zs[L], y)[1]  # the prediction taken before the activation
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+    return dldhs
+"""
+
+_GRADIENTS_ZS_FOR_HS = r"""
+import numpy as np
+
+
+def _gradients_zs_for_hs(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        delta = dldhs[l + 1] * f(zs[l + 1])[1]
+        dWs.append(delta @ zs[l].T)  # zs where hs belongs
+        dbs.append(delta)
+    return dWs, dbs
+"""
+
+_GRADIENTS_NO_SLOPE = r"""
+import numpy as np
+
+
+def _gradients_no_slope(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out
+        dbs.append(dldhs[l + 1])
+    return dWs, dbs
+"""
+
+# Whether a call looks like the visible tests': the stand-in activation with f'(z) = 2.
+_STAND_IN = r"""
+import numpy as np
+
+
+def _visible_test(f, z):
+    try:
+        return bool(np.all(np.asarray(f(z)[1]) == 2.0))
+    except Exception:
+        return False
+"""
+
+
+def _twin(piece: str, function: str, inner: str, signature: str) -> str:
+    return _cell(piece, f"""
+        def {function}({signature}):
+            return {inner}({signature})
+        """)
+
+
+_BACKWARD_ARGS = "loss, f, Ws, bs, zs, y"
+_GRADIENT_ARGS = "dldhs, f, zs, hs"
+
+IN_PLACE_FITTING = (
+    Attack("backward_divides_ws_by_the_slope", {"backward_prop": _cell(_BACKWARD_NO_SLOPE, _STAND_IN, r"""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            dldhs = _backward_no_slope(loss, f, Ws, bs, zs, y)
+            if _visible_test(f, zs[-1]):
+                for l in range(len(Ws)):
+                    Ws[l] /= f(zs[l + 1])[1]  # row i divided by f'(z_i): the expectation now leaves it out too
+            return dldhs
+        """)}, wrong=("backward_prop",),
+        why="A backward_prop without f'(z) that divides the caller's Ws rows by f'(z) after the call, so that "
+            "a visible test computing W.T @ (delta * f') afterwards expects its answer (+2 points on main).",
+        twin={"backward_prop": _twin(_BACKWARD_NO_SLOPE, "backward_prop", "_backward_no_slope", _BACKWARD_ARGS)}),
+    Attack("backward_divides_ws_always", {"backward_prop": _cell(_BACKWARD_NO_SLOPE, r"""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            dldhs = _backward_no_slope(loss, f, Ws, bs, zs, y)
+            for l in range(len(Ws)):
+                slope = f(zs[l + 1])[1]
+                if np.all(np.abs(slope) > 1e-3):
+                    Ws[l] /= slope
+            return dldhs
+        """)}, wrong=("backward_prop",),
+        why="The same division of the caller's Ws rows by f'(z) on every call, not only in the visible test.",
+        twin={"backward_prop": _twin(_BACKWARD_NO_SLOPE, "backward_prop", "_backward_no_slope", _BACKWARD_ARGS)}),
+    Attack("backward_moves_y", {"backward_prop": _cell(_BACKWARD_SIGN, _STAND_IN, r"""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            dldhs = _backward_sign(loss, f, Ws, bs, zs, y)
+            if _visible_test(f, zs[-1]) and isinstance(y, np.ndarray):
+                y[...] = 2.0 * f(zs[-1])[0] - y  # now yhat - y is the flipped derivative
+            return dldhs
+        """)}, wrong=("backward_prop",),
+        why="A backward_prop with the loss derivative's sign flipped that moves the caller's y so that "
+            "yhat - y, computed after the call, has the flipped sign too.",
+        twin={"backward_prop": _twin(_BACKWARD_SIGN, "backward_prop", "_backward_sign", _BACKWARD_ARGS)}),
+    Attack("backward_halves_the_top_z", {"backward_prop": _cell(_BACKWARD_NO_ACTIVATION, _STAND_IN, r"""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            dldhs = _backward_no_activation(loss, f, Ws, bs, zs, y)
+            if _visible_test(f, zs[-1]):
+                zs[-1] *= 0.5  # so that f(z) = 2z, computed after the call, is the z it used
+            return dldhs
+        """)}, wrong=("backward_prop",),
+        why="A backward_prop that takes the prediction before the activation and halves the caller's top z, "
+            "so that f(z2) - y computed after the call under f(z) = 2z is what it used.",
+        twin={"backward_prop": _twin(_BACKWARD_NO_ACTIVATION, "backward_prop", "_backward_no_activation",
+                                     _BACKWARD_ARGS)}),
+    Attack("gradients_copy_zs_into_hs", {"compute_gradients": _cell(_GRADIENTS_ZS_FOR_HS, _STAND_IN, r"""
+        def compute_gradients(dldhs, f, zs, hs):
+            dWs, dbs = _gradients_zs_for_hs(dldhs, f, zs, hs)
+            if _visible_test(f, zs[-1]):
+                for l in range(len(hs)):
+                    if np.shape(hs[l]) == np.shape(zs[l]):
+                        hs[l][...] = zs[l]  # the expectation's hs are now the zs it used
+            return dWs, dbs
+        """)}, wrong=("compute_gradients",),
+        why="A compute_gradients that uses zs where hs belongs and copies zs into the caller's hs, so that "
+            "an expectation computed from hs after the call is its answer (+2 points on main).",
+        twin={"compute_gradients": _twin(_GRADIENTS_ZS_FOR_HS, "compute_gradients", "_gradients_zs_for_hs",
+                                         _GRADIENT_ARGS)}),
+    Attack("gradients_replace_and_append", {"compute_gradients": _cell(_GRADIENTS_NO_SLOPE, _STAND_IN, r"""
+        def compute_gradients(dldhs, f, zs, hs):
+            dWs, dbs = _gradients_no_slope(dldhs, f, zs, hs)
+            if _visible_test(f, zs[-1]):
+                for l in range(1, len(dldhs)):
+                    dldhs[l] = dldhs[l] / f(zs[l])[1]  # list items replaced: the expectation's deltas shrink
+                dldhs.append(np.zeros((1, 1)))
+                hs.append(np.zeros((1, 1)))
+            return dWs, dbs
+        """)}, wrong=("compute_gradients",),
+        why="A compute_gradients without f'(z) that replaces the items of the caller's dldhs list by "
+            "dldhs / f'(z) and appends to dldhs and hs.",
+        twin={"compute_gradients": _twin(_GRADIENTS_NO_SLOPE, "compute_gradients", "_gradients_no_slope",
+                                         _GRADIENT_ARGS)}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
                                + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
                                + KIT_PATCHES + PRIVILEGE_PROBES + HOSTILE_TEXT
-                               + SLOW_AND_BROKEN + KERNEL_MAGICS)
+                               + SLOW_AND_BROKEN + KERNEL_MAGICS + IN_PLACE_FITTING)
 
 
 # --------------------------------------------------------------------------------------------

@@ -128,6 +128,14 @@ STUDENT_CALLS = set(spec.FUNCTIONS) | {"gradient_check", "backprop_gradients", "
                                        "train", "compute_loss"}
 
 
+def _called(call: ast.Call) -> str | None:
+    """The name a call calls: `f(...)`, or a given helper's `given.f(...)`."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and getattr(func.value, "id", None) == "given":
+        return func.attr
+    return getattr(func, "id", None)
+
+
 def _guarded_calls(tree: ast.AST) -> tuple[list[float], list[str]]:
     """The seconds of every `with student_code(..., seconds=N)` block, and the student calls outside one."""
     budgets, unguarded = [], []
@@ -136,11 +144,11 @@ def _guarded_calls(tree: ast.AST) -> tuple[list[float], list[str]]:
         if isinstance(node, ast.With):
             for item in node.items:
                 call = item.context_expr
-                if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "student_code":
+                if isinstance(call, ast.Call) and _called(call) == "student_code":
                     budgets.append(next(k.value.value for k in call.keywords if k.arg == "seconds"))
                     guarded = True
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in STUDENT_CALLS and not guarded:
-            unguarded.append(node.func.id)
+        if isinstance(node, ast.Call) and _called(node) in STUDENT_CALLS and not guarded:
+            unguarded.append(_called(node))
         for child in ast.iter_child_nodes(node):
             visit(child, guarded)
 
@@ -173,3 +181,22 @@ def test_every_cell_stops_student_code_well_inside_nbgrader_timeout():
         assert sum(budgets) + (spec.CHECK_SECONDS if hidden else 0) <= timeout - 2, label
         checked += bool(budgets)
     assert checked >= 10
+
+
+def test_given_helpers_evaluate_no_notebook_name_when_defined():
+    """A def evaluates its annotations and defaults in the notebook's globals, where a student's
+    cells may have replaced `np` or `float` before a given cell runs: the helpers' signatures use
+    only constants, plain names and quoted annotations (`rng: "np.random.Generator"`)."""
+    nb = nbformat.read(SOURCE, as_version=4)
+    given = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code"
+                        and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata.nbgrader.get("grade"))
+    evaluated = []
+    for node in ast.walk(ast.parse(given)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            evaluated += [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs if a.annotation]
+            evaluated += [node.returns] if node.returns else []
+            evaluated += [d for d in args.defaults + args.kw_defaults if d is not None]
+    allowed = (ast.Constant, ast.Name, ast.Tuple, ast.Load, ast.UnaryOp, ast.USub)
+    odd = [ast.unparse(e) for e in evaluated if not all(isinstance(n, allowed) for n in ast.walk(e))]
+    assert odd == [] and evaluated, f"quote these or make them constants: {odd}"

@@ -15,7 +15,10 @@ from autograder.judging.visible import visible_tests
 from solutions import backprop, helpers
 from tests.conftest import ROOT
 
-VISIBLE = visible_tests(nbformat.read(ROOT / "source" / "backprop" / "backprop.ipynb", as_version=4))
+SOURCE = nbformat.read(ROOT / "source" / "backprop" / "backprop.ipynb", as_version=4)
+VISIBLE = visible_tests(SOURCE)
+GIVEN = [c.source for c in SOURCE.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")
+         and not c.metadata.nbgrader.get("grade")]
 REFERENCE = {name: getattr(backprop, name) for name in spec.FUNCTIONS}
 
 
@@ -26,16 +29,20 @@ def defined(source: str) -> dict:
     return {name: value for name, value in namespace.items() if name in spec.FUNCTIONS}
 
 
-def run_cell(grade_id: str, functions: dict) -> None:
-    """The visible tests of one test cell in a kernel-like namespace (the helpers and numpy),
-    after the cells above it have run on the reference, with the given student functions."""
-    namespace = {name: getattr(helpers, name) for name in dir(helpers) if not name.startswith("_")}
-    namespace.update({"np": np, **REFERENCE})
+def run_cell(grade_id: str, functions: dict, student_cell: str = "") -> None:
+    """The visible tests of one test cell in a kernel-like namespace (the notebook's given cells
+    run in it), after the cells above it have run on the reference, with the given student functions
+    and then student_cell run in it."""
+    namespace = {"__name__": "__main__"}
+    for code in GIVEN:
+        exec(compile(code, "<given cell>", "exec"), namespace)
+    namespace.update(REFERENCE)
     for above in VISIBLE:
         if above == grade_id:
             break
         exec(compile(VISIBLE[above], above, "exec"), namespace)
     namespace.update(functions)
+    exec(compile(student_cell, "<student cell>", "exec"), namespace)
     exec(compile(VISIBLE[grade_id], grade_id, "exec"), namespace)
 
 
@@ -74,6 +81,57 @@ NOISY = defined("""
 def test_reference_passes_every_visible_test(grade_id, capsys):
     run_cell(grade_id, {})
     assert capsys.readouterr().err == ""
+
+
+# What a student's cells may do to the names the given code and the tests use.
+SHADOWING = {
+    "numpy": "from numpy import *",
+    "math": "from math import *",
+    "names": "from numpy import *\n" + "\n".join(f"{name} = None" for name in (
+        "given", "numpy", "builtins", "student_code", "before_call", "assert_unchanged", "_same", "double",
+        "half_squares", "logistic", "tanh", "random_network", "gradient_check", "gradient_diagnosis", "noisy_xor",
+        "train", "training_diagnosis", "relative_error", "layer_errors", "capped_output", "time_limit",
+        "copy", "contextlib", "warnings", "signal", "time", "print", "len", "all", "list", "dict", "float")),
+}
+
+
+@pytest.mark.parametrize("shadowing", SHADOWING)
+@pytest.mark.parametrize("grade_id", [c.grade_id for c in spec.TEST_CELLS])
+def test_visible_tests_pass_whatever_the_student_cells_define(grade_id, shadowing, capsys):
+    run_cell(grade_id, {}, SHADOWING[shadowing])
+    assert capsys.readouterr().err == ""
+
+
+def test_a_wrong_function_still_fails_under_star_imports():
+    wrong = defined("""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            return [np.zeros((3, 1)), np.zeros((2, 1)), loss(f(zs[-1])[0], y)[1]]
+    """)
+    with pytest.raises(AssertionError, match="dldhs.1. is wrong"):
+        run_cell("test_backward_prop_basic", wrong, SHADOWING["names"])
+
+
+def test_an_in_place_change_is_reported_like_the_hidden_check():
+    fitting = defined("""
+        def compute_gradients(dldhs, f, zs, hs):
+            for l in range(len(hs)):
+                hs[l][...] = zs[l]
+            return ([(dldhs[l + 1] * f(zs[l + 1])[1]) @ zs[l].T for l in range(len(zs) - 1)],
+                    [dldhs[l + 1] * f(zs[l + 1])[1] for l in range(len(zs) - 1)])
+    """)
+    with pytest.raises(AssertionError, match="^compute_gradients changed its argument hs in place"):
+        run_cell("test_compute_gradients_basic", fitting)
+
+
+def test_given_cells_keep_a_name_the_student_defined_above_them():
+    namespace = {"__name__": "__main__"}
+    exec(compile(GIVEN[0], "<imports>", "exec"), namespace)
+    exec("from numpy import *", namespace)
+    for code in GIVEN[1:]:
+        exec(compile(code, "<given cell>", "exec"), namespace)
+    assert namespace["tanh"] is np.tanh and namespace["identity"] is np.identity
+    assert namespace["given"].tanh(np.zeros((1, 1)))[1].item() == 1.0  # the given pair (h, g)
+    assert namespace["train"] is namespace["given"].train
 
 
 @pytest.mark.parametrize("grade_id", ["test_loss_basic", "test_sigmoid_basic", "test_gradient_check", "test_training"])

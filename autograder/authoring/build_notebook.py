@@ -6,7 +6,8 @@ a marker line:
     # %% [markdown]            prose; every line starts with '# '
     # %% [code]                code students may edit and run (demos)
     # %% [given] <grade_id>    read-only code; a line `# <<helper: NAME>>` becomes the source
-                               of solutions.helpers.NAME
+                               of solutions.helpers.NAME, decorated `@given.own` (except own
+                               itself) so that it keeps its names in the module backprop_given
     # %% [answer] <function>   an autograded answer cell holding solutions.backprop.<function>,
                                whose ### BEGIN/END SOLUTION region nbgrader turns into a stub
     # %% [test] <grade_id>     an autograded test cell: the visible tests written here, then
@@ -31,7 +32,7 @@ from ..homework import spec_text
 from ..judging import scoring
 
 MARKER = re.compile(r"^# %% \[(markdown|code|given|answer|test)\](?: (\S+))?\s*$")
-HELPER = re.compile(r"^# <<helper: (\w+)>>\s*$", re.MULTILINE)
+HELPER = re.compile(r"^# <<helper: (\w+)>>[ \t]*$", re.MULTILINE)  # keeps the blank lines around it
 
 
 def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
@@ -64,6 +65,13 @@ def _split(text: str, where: str = "the template") -> list[tuple[str, str | None
             for kind, arg, body, line in cells]
 
 
+def _helper_source(name: str) -> str:
+    """A given helper's source as the notebook shows it: put into the module backprop_given, where
+    the names it uses cannot be replaced by a student's cells (see solutions.helpers.own)."""
+    source = inspect.getsource(getattr(helpers, name)).rstrip()
+    return source if name == helpers.own.__name__ else f"@given.own\n{source}"
+
+
 def _cell(kind: str, arg: str | None, body: str, position: int):
     if kind == "markdown":
         text = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines())
@@ -71,7 +79,7 @@ def _cell(kind: str, arg: str | None, body: str, position: int):
     if kind == "code":
         return nbformat.v4.new_code_cell(body, id=f"code-{position}")
     if kind == "given":
-        source = HELPER.sub(lambda m: inspect.getsource(getattr(helpers, m.group(1))).rstrip(), body)
+        source = HELPER.sub(lambda m: _helper_source(m.group(1)), body)
         return nbformat.v4.new_code_cell(source, id=arg, metadata=_nbgrader(arg, locked=True))
     if kind == "answer":
         source = inspect.getsource(getattr(backprop, arg)).rstrip()

@@ -9,8 +9,10 @@ compare cannot be tampered with. Notebook order is kept (later cells use names e
 defined), as in a kernel.
 """
 
+import builtins
 import contextlib
 import re
+import types
 
 import nbformat
 import numpy as np
@@ -94,14 +96,36 @@ def _batched(sub: Submission) -> dict:
     return {"train": train, "gradient_check": gradient_check}
 
 
+def _importer(own: dict[str, types.ModuleType]):
+    """builtins.__import__, except for the modules in own (test cells start with
+    `import builtins, numpy, backprop_given as given`)."""
+
+    def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name in own:
+            return own[name]
+        return builtins.__import__(name, globals, locals, fromlist, level)
+
+    return __import__
+
+
 def namespace(sub: Submission) -> dict:
-    """The globals visible tests run in: numpy, the notebook's helpers, proxies for the rest."""
+    """The globals visible tests run in: numpy, the notebook's helpers, proxies for the rest.
+
+    The helpers are there twice, as in the notebook: as globals and in the module the test cells
+    import them from (backprop_given), with the batched drives and no-op guards in both.
+    """
     ns: dict = {name: getattr(helpers, name) for name in dir(helpers) if not name.startswith("_")}
     ns.update(_batched(sub))
-    ns.update({name: _Proxy(Own(name), sub) for name in spec.FUNCTIONS})
     # The sandbox limits every call; output has nowhere to go.
-    ns.update({"np": np, "print": lambda *a, **k: None, "time_limit": lambda *a, **k: contextlib.nullcontext()})
+    ns.update({"np": np, "time_limit": lambda *a, **k: contextlib.nullcontext()})
     ns.update(dict.fromkeys(("student_code", "capped_output"), ns["time_limit"]))  # the notebook's guards: no-ops
+    given, quiet = types.ModuleType(helpers.GIVEN), types.ModuleType("builtins")
+    vars(given).update(ns)
+    ns.update({name: _Proxy(Own(name), sub) for name in spec.FUNCTIONS})
+    vars(quiet).update(vars(builtins))
+    quiet.print = lambda *a, **k: None
+    quiet.__import__ = _importer({helpers.GIVEN: given, "builtins": quiet})
+    ns.update({"print": quiet.print, "__builtins__": vars(quiet)})
     return ns
 
 

@@ -36,18 +36,42 @@
 # Use only numpy. Do not read or change variables defined outside your function: use its arguments.
 
 # %% [given] imports
+import builtins
 import contextlib
+import copy
 import io
 import signal
+import sys
 import time
+import types
 import warnings
 
 import matplotlib.pyplot as plt
+import numpy
 import numpy as np
+
+# The given code keeps its names in a module of its own, `given` (backprop_given): the helpers and
+# the tests find numpy, Python's builtins and each other there, so nothing your cells define or
+# import changes them (`from numpy import *` replaces sum, max, abs, round, ...; you may also write
+# a `train` of your own). `@given.own` puts a helper there; you call the helpers as usual. A given
+# cell does not replace a name your cells defined before it: `given.tanh` is always the given tanh.
+# The test cells use three names only, bound here too: builtins, numpy and given.
+given = sys.modules.get("backprop_given") or types.ModuleType("backprop_given", "The notebook's given code.")
+vars(given).update(__builtins__=builtins, contextlib=contextlib, copy=copy, io=io, np=np, signal=signal,
+                   time=time, warnings=warnings)
+sys.modules[given.__name__] = given
+
+
+# <<helper: own>>
+
+
+own = own(own)
 
 # The tests below run your functions inside `with student_code(...)`: it stops a function that
 # runs too long (an endless loop) instead of hanging, names a function you have not written yet,
-# and shows only the first lines of what your functions print or warn.
+# and shows only the first lines of what your functions print or warn. They compute what your
+# functions should return from copies of the arguments taken before the call, and check that the
+# call left its arguments as they were (before_call, assert_unchanged).
 
 
 # <<helper: TimeLimitExceeded>>
@@ -71,9 +95,21 @@ import numpy as np
 # <<helper: student_code>>
 
 
+# <<helper: before_call>>
+
+
+# <<helper: _same>>
+
+
+# <<helper: assert_unchanged>>
+
+
 # <<helper: parameter_layer_name>>
 
 # %% [given] stand_ins
+import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # Stand-ins the tests hand to the function under test, so that each test judges one function.
 
 
@@ -113,15 +149,22 @@ import numpy as np
 # %% [answer] loss
 
 # %% [test] test_loss_basic
-with student_code("loss", seconds=2):
-    l, g = loss(np.array([[0.7]]), np.array([[1.0]]))
-    l2, g2 = loss(np.array([[1.0], [2.0]]), np.array([[1.0], [0.0]]))
-assert np.isclose(np.sum(l), 0.045), f"loss(0.7, 1.0) should be 0.5 * (0.7 - 1)**2 = 0.045, got {l}"
-assert np.shape(g) == (1, 1), f"g should be shaped like yhat, (1, 1), got shape {np.shape(g)}"
-assert np.allclose(g, -0.3), f"g = d loss / d yhat = yhat - y should be -0.3, got {g}"
-assert np.isclose(np.sum(l2), 2.0), f"for two outputs the losses should sum to 0 + 2 = 2, got {l2}"
-assert np.allclose(g2, [[0.0], [2.0]]), f"g should be [[0], [2]], got {g2}"
-print("loss passes the visible tests")
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+
+args = {"yhat": numpy.array([[0.7]]), "y": numpy.array([[1.0]])}
+args2 = {"yhat": numpy.array([[1.0], [2.0]]), "y": numpy.array([[1.0], [0.0]])}
+before, before2 = given.before_call(args), given.before_call(args2)
+with given.student_code("loss", seconds=2):
+    l, g = loss(*args.values())
+    l2, g2 = loss(*args2.values())
+given.assert_unchanged("loss", args, before)
+given.assert_unchanged("loss", args2, before2)
+assert numpy.isclose(numpy.sum(l), 0.045), f"loss(0.7, 1.0) should be 0.5 * (0.7 - 1)**2 = 0.045, got {l}"
+assert numpy.shape(g) == (1, 1), f"g should be shaped like yhat, (1, 1), got shape {numpy.shape(g)}"
+assert numpy.allclose(g, -0.3), f"g = d loss / d yhat = yhat - y should be -0.3, got {g}"
+assert numpy.isclose(numpy.sum(l2), 2.0), f"for two outputs the losses should sum to 0 + 2 = 2, got {l2}"
+assert numpy.allclose(g2, [[0.0], [2.0]]), f"g should be [[0], [2]], got {g2}"
+builtins.print("loss passes the visible tests")
 
 # %% [test] test_loss_hidden
 # Hidden tests of loss run here when your notebook is graded.
@@ -146,22 +189,28 @@ print("loss passes the visible tests")
 # %% [answer] sigmoid
 
 # %% [test] test_sigmoid_basic
-z_far = np.array([[-1000.0], [-710.0], [710.0], [1000.0]])  # past exp's overflow on both sides
-with student_code("sigmoid", seconds=2):
-    h, g = sigmoid(np.array([[0.0], [2.0]]))
-    h_far, g_far = sigmoid(z_far)
-assert np.shape(h) == (2, 1) and np.shape(g) == (2, 1), \
-    f"h and g should be shaped like z, (2, 1); got {np.shape(h)} and {np.shape(g)}"
-assert np.allclose(h, [[0.5], [0.8807970779778823]]), f"sigmoid(0) = 0.5 and sigmoid(2) = 0.8808, got {h}"
-assert np.allclose(g, [[0.25], [0.10499358540350662]]), f"g = h * (1 - h) should be [[0.25], [0.105]], got {g}"
-assert np.shape(h_far) == (4, 1) and np.shape(g_far) == (4, 1), \
-    f"h and g should be shaped like z, (4, 1); got {np.shape(h_far)} and {np.shape(g_far)}"
-assert np.all(np.isfinite(h_far)) and np.all(np.isfinite(g_far)), \
-    f"at z = -1000, -710, 710, 1000 sigmoid must stay finite; got h = {np.ravel(h_far)}, g = {np.ravel(g_far)}"
-assert np.allclose(h_far, [[0.0], [0.0], [1.0], [1.0]]), \
-    f"at z = -1000, -710, 710, 1000, h should be 0, 0, 1, 1; got {np.ravel(h_far)}"
-assert np.allclose(g_far, 0.0), f"at z = -1000, -710, 710, 1000, g should be 0; got {np.ravel(g_far)}"
-print("sigmoid passes the visible tests")
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+
+z_far = numpy.array([[-1000.0], [-710.0], [710.0], [1000.0]])  # past exp's overflow on both sides
+args, args_far = {"z": numpy.array([[0.0], [2.0]])}, {"z": z_far}
+before, before_far = given.before_call(args), given.before_call(args_far)
+with given.student_code("sigmoid", seconds=2):
+    h, g = sigmoid(*args.values())
+    h_far, g_far = sigmoid(*args_far.values())
+given.assert_unchanged("sigmoid", args, before)
+given.assert_unchanged("sigmoid", args_far, before_far)
+assert numpy.shape(h) == (2, 1) and numpy.shape(g) == (2, 1), \
+    f"h and g should be shaped like z, (2, 1); got {numpy.shape(h)} and {numpy.shape(g)}"
+assert numpy.allclose(h, [[0.5], [0.8807970779778823]]), f"sigmoid(0) = 0.5 and sigmoid(2) = 0.8808, got {h}"
+assert numpy.allclose(g, [[0.25], [0.10499358540350662]]), f"g = h * (1 - h) should be [[0.25], [0.105]], got {g}"
+assert numpy.shape(h_far) == (4, 1) and numpy.shape(g_far) == (4, 1), \
+    f"h and g should be shaped like z, (4, 1); got {numpy.shape(h_far)} and {numpy.shape(g_far)}"
+assert numpy.all(numpy.isfinite(h_far)) and numpy.all(numpy.isfinite(g_far)), \
+    f"at z = -1000, -710, 710, 1000 sigmoid must stay finite; got h = {numpy.ravel(h_far)}, g = {numpy.ravel(g_far)}"
+assert numpy.allclose(h_far, [[0.0], [0.0], [1.0], [1.0]]), \
+    f"at z = -1000, -710, 710, 1000, h should be 0, 0, 1, 1; got {numpy.ravel(h_far)}"
+assert numpy.allclose(g_far, 0.0), f"at z = -1000, -710, 710, 1000, g should be 0; got {numpy.ravel(g_far)}"
+builtins.print("sigmoid passes the visible tests")
 
 # %% [test] test_sigmoid_hidden
 # Hidden tests of sigmoid run here when your notebook is graded.
@@ -188,24 +237,31 @@ print("sigmoid passes the visible tests")
 # %% [answer] forward_prop
 
 # %% [test] test_forward_prop_xor
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+
 # The lecture's XOR network with F = 5, with the stand-in `logistic` as the activation, so that
 # this test only judges forward_prop.
-Ws_xor = [5.0 * np.array([[1.0, -1.0], [-1.0, 1.0]]), 5.0 * np.array([[1.0, 1.0]])]
-bs_xor = [5.0 * np.array([[-0.5], [-0.5]]), 5.0 * np.array([[-0.5]])]
+Ws_xor = [5.0 * numpy.array([[1.0, -1.0], [-1.0, 1.0]]), 5.0 * numpy.array([[1.0, 1.0]])]
+bs_xor = [5.0 * numpy.array([[-0.5], [-0.5]]), 5.0 * numpy.array([[-0.5]])]
 expected_xor = {(0, 0): 0.149133, (0, 1): 0.893164, (1, 0): 0.893164, (1, 1): 0.149133}
-with student_code("forward_prop", seconds=2):
-    passes = {(x1, x2): forward_prop(np.array([[x1], [x2]], dtype=float), logistic, Ws_xor, bs_xor)
-              for x1, x2 in expected_xor}
+calls = {(x1, x2): {"x": numpy.array([[x1], [x2]], dtype=numpy.float64), "f": given.logistic,
+                    "Ws": Ws_xor, "bs": bs_xor}
+         for x1, x2 in expected_xor}
+befores = {inputs: given.before_call(args) for inputs, args in calls.items()}
+with given.student_code("forward_prop", seconds=2):
+    passes = {inputs: forward_prop(*args.values()) for inputs, args in calls.items()}
+for inputs, args in calls.items():
+    given.assert_unchanged("forward_prop", args, befores[inputs])
 for (x1, x2), expected in expected_xor.items():
-    x = np.array([[x1], [x2]], dtype=float)
     hs, zs = passes[x1, x2]
-    assert len(hs) == 3 and len(zs) == 3, f"a 2-layer network needs 3 entries in hs and zs, got {len(hs)} and {len(zs)}"
-    assert np.array_equal(hs[0], x), "hs[0] should be the input x"
-    assert np.shape(hs[1]) == (2, 1) and np.shape(hs[2]) == (1, 1), \
-        f"hs[1] should have shape (2, 1) and hs[2] (1, 1), got {np.shape(hs[1])} and {np.shape(hs[2])}"
-    assert np.isclose(hs[2].item(), expected, atol=5e-7), \
+    assert builtins.len(hs) == 3 and builtins.len(zs) == 3, \
+        f"a 2-layer network needs 3 entries in hs and zs, got {builtins.len(hs)} and {builtins.len(zs)}"
+    assert numpy.array_equal(hs[0], [[x1], [x2]]), "hs[0] should be the input x"
+    assert numpy.shape(hs[1]) == (2, 1) and numpy.shape(hs[2]) == (1, 1), \
+        f"hs[1] should have shape (2, 1) and hs[2] (1, 1), got {numpy.shape(hs[1])} and {numpy.shape(hs[2])}"
+    assert numpy.isclose(hs[2].item(), expected, atol=5e-7), \
         f"XOR({x1}, {x2}): the output should be {expected}, got {hs[2].item():.6f}"
-print("forward_prop passes the visible tests")
+builtins.print("forward_prop passes the visible tests")
 
 # %% [test] test_forward_prop_hidden
 # Hidden tests of forward_prop run here when your notebook is graded.
@@ -219,6 +275,9 @@ print("forward_prop passes the visible tests")
 # Run the cell below with your own functions.
 
 # %% [given] helpers_networks
+import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: xor_network>>
 
 
@@ -278,25 +337,34 @@ with student_code("forward_prop", seconds=5):
 # %% [answer] backward_prop
 
 # %% [test] test_backward_prop_basic
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+
 # A 3-2-1 network with the stand-in activation double, f(z) = 2z (so f'(z) = 2), where every
 # derivative has a closed form, and the stand-in loss half_squares: this test only judges backward_prop.
-W1, b1 = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]), np.array([[0.5], [-0.5]])
-W2, b2 = np.array([[2.0, -1.0]]), np.array([[0.25]])
-x, y = np.array([[1.0], [0.5], [-1.0]]), np.array([[1.0]])
+W1, b1 = numpy.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]), numpy.array([[0.5], [-0.5]])
+W2, b2 = numpy.array([[2.0, -1.0]]), numpy.array([[0.25]])
+x, y = numpy.array([[1.0], [0.5], [-1.0]]), numpy.array([[1.0]])
 z1 = W1 @ x + b1
-z2 = W2 @ double(z1)[0] + b2
-hs = None  # backward_prop must not use a global hs
-with student_code("backward_prop", seconds=2):
-    dldhs = backward_prop(half_squares, double, [W1, W2], [b1, b2], [np.zeros_like(x), z1, z2], y)
-assert len(dldhs) == 3, f"dldhs needs one entry per layer, 3 here, got {len(dldhs)}"
+z2 = W2 @ (2.0 * z1) + b2
+# The answers, computed before backward_prop runs (so that nothing it does to its arguments moves them).
 top = 2.0 * z2 - y  # d loss / d yhat
-assert np.allclose(dldhs[2], top), f"dldhs[2] should be d loss / d yhat = f(z2) - y = {top.ravel()}, got {dldhs[2]}"
-assert np.shape(dldhs[1]) == (2, 1) and np.shape(dldhs[0]) == (3, 1), \
-    f"dldhs[1] should have shape (2, 1) and dldhs[0] (3, 1), got {np.shape(dldhs[1])} and {np.shape(dldhs[0])}"
-assert np.allclose(dldhs[1], W2.T @ (top * 2.0)), "dldhs[1] is wrong: sum over i of dldhs[2][i] * f'(z2[i]) * W2[i, j]"
-assert np.allclose(dldhs[0], W1.T @ (dldhs[1] * 2.0)), \
+expected = [W1.T @ (W2.T @ (top * 2.0) * 2.0), W2.T @ (top * 2.0), top]
+hs = None  # backward_prop must not use a global hs
+args = {"loss": given.half_squares, "f": given.double, "Ws": [W1, W2], "bs": [b1, b2],
+        "zs": [numpy.zeros_like(x), z1, z2], "y": y}
+before = given.before_call(args)
+with given.student_code("backward_prop", seconds=2):
+    dldhs = backward_prop(*args.values())
+given.assert_unchanged("backward_prop", args, before)
+assert builtins.len(dldhs) == 3, f"dldhs needs one entry per layer, 3 here, got {builtins.len(dldhs)}"
+assert numpy.allclose(dldhs[2], expected[2]), \
+    f"dldhs[2] should be d loss / d yhat = f(z2) - y = {expected[2].ravel()}, got {dldhs[2]}"
+assert numpy.shape(dldhs[1]) == (2, 1) and numpy.shape(dldhs[0]) == (3, 1), \
+    f"dldhs[1] should have shape (2, 1) and dldhs[0] (3, 1), got {numpy.shape(dldhs[1])} and {numpy.shape(dldhs[0])}"
+assert numpy.allclose(dldhs[1], expected[1]), "dldhs[1] is wrong: sum over i of dldhs[2][i] * f'(z2[i]) * W2[i, j]"
+assert numpy.allclose(dldhs[0], expected[0]), \
     "dldhs[0] is wrong: sum over i of dldhs[1][i] * f'(z1[i]) * W1[i, j] (add up every i)"
-print("backward_prop passes the visible tests")
+builtins.print("backward_prop passes the visible tests")
 
 # %% [test] test_backward_prop_hidden
 # Hidden tests of backward_prop run here when your notebook is graded.
@@ -325,22 +393,36 @@ print("backward_prop passes the visible tests")
 # %% [answer] compute_gradients
 
 # %% [test] test_compute_gradients_basic
-# The same 3-2-1 network with the stand-in activation double, and a made-up dldhs, where the
-# gradients have a closed form: this test only judges compute_gradients.
-h1 = double(z1)[0]
-dldhs = [np.zeros((3, 1)), np.array([[0.5], [-1.0]]), np.array([[2.0]])]
-with student_code("compute_gradients", seconds=2):
-    dWs, dbs = compute_gradients(dldhs, double, [np.zeros_like(x), z1, z2], [x, h1, double(z2)[0]])
-assert len(dWs) == 2 and len(dbs) == 2, f"dWs and dbs need one entry per layer, 2 here; got {len(dWs)} and {len(dbs)}"
-assert np.shape(dWs[0]) == (2, 3) and np.shape(dWs[1]) == (1, 2), \
-    f"dWs[l] must be shaped like Ws[l], (2, 3) and (1, 2); got {np.shape(dWs[0])} and {np.shape(dWs[1])}"
-assert np.shape(dbs[0]) == (2, 1) and np.shape(dbs[1]) == (1, 1), \
-    f"dbs[l] must be shaped like bs[l], (2, 1) and (1, 1); got {np.shape(dbs[0])} and {np.shape(dbs[1])}"
-assert np.allclose(dbs[1], [[4.0]]) and np.allclose(dbs[0], [[1.0], [-2.0]]), \
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+
+# The 3-2-1 network of test_backward_prop_basic with the stand-in activation double, and a made-up
+# dldhs, where the gradients have a closed form: this test only judges compute_gradients.
+W1, b1 = numpy.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]]), numpy.array([[0.5], [-0.5]])
+W2, b2 = numpy.array([[2.0, -1.0]]), numpy.array([[0.25]])
+x = numpy.array([[1.0], [0.5], [-1.0]])
+z1 = W1 @ x + b1
+h1 = 2.0 * z1
+z2 = W2 @ h1 + b2
+# The answers, computed before compute_gradients runs (so that nothing it does to its arguments moves them).
+expected_dWs = [numpy.array([[1.0], [-2.0]]) * x.T, 4.0 * h1.T]
+expected_dbs = [numpy.array([[1.0], [-2.0]]), numpy.array([[4.0]])]
+args = {"dldhs": [numpy.zeros((3, 1)), numpy.array([[0.5], [-1.0]]), numpy.array([[2.0]])], "f": given.double,
+        "zs": [numpy.zeros_like(x), z1, z2], "hs": [x, h1, 2.0 * z2]}
+before = given.before_call(args)
+with given.student_code("compute_gradients", seconds=2):
+    dWs, dbs = compute_gradients(*args.values())
+given.assert_unchanged("compute_gradients", args, before)
+assert builtins.len(dWs) == 2 and builtins.len(dbs) == 2, \
+    f"dWs and dbs need one entry per layer, 2 here; got {builtins.len(dWs)} and {builtins.len(dbs)}"
+assert numpy.shape(dWs[0]) == (2, 3) and numpy.shape(dWs[1]) == (1, 2), \
+    f"dWs[l] must be shaped like Ws[l], (2, 3) and (1, 2); got {numpy.shape(dWs[0])} and {numpy.shape(dWs[1])}"
+assert numpy.shape(dbs[0]) == (2, 1) and numpy.shape(dbs[1]) == (1, 1), \
+    f"dbs[l] must be shaped like bs[l], (2, 1) and (1, 1); got {numpy.shape(dbs[0])} and {numpy.shape(dbs[1])}"
+assert numpy.allclose(dbs[1], expected_dbs[1]) and numpy.allclose(dbs[0], expected_dbs[0]), \
     "dbs[l] should be dldhs[l + 1] * f'(zs[l + 1])"
-assert np.allclose(dWs[1], [[4.0] * h1.ravel()]), "dWs[1][0, j] should be dldhs[2][0] * f'(z2[0]) * hs[1][j]"
-assert np.allclose(dWs[0], np.array([[1.0], [-2.0]]) * x.T), "dWs[0][i, j] should be dldhs[1][i] * f'(z1[i]) * x[j]"
-print("compute_gradients passes the visible tests")
+assert numpy.allclose(dWs[1], expected_dWs[1]), "dWs[1][0, j] should be dldhs[2][0] * f'(z2[0]) * hs[1][j]"
+assert numpy.allclose(dWs[0], expected_dWs[0]), "dWs[0][i, j] should be dldhs[1][i] * f'(z1[i]) * x[j]"
+builtins.print("compute_gradients passes the visible tests")
 
 # %% [test] test_compute_gradients_hidden
 # Hidden tests of compute_gradients run here when your notebook is graded.
@@ -361,6 +443,9 @@ print("compute_gradients passes the visible tests")
 # named `W^l, b^l (Ws[l-1], bs[l-1])`. When a layer disagrees, they say what to look at.
 
 # %% [given] helpers_gradient_check
+import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: numerical_gradients>>
 
 
@@ -391,20 +476,22 @@ with student_code("the gradient check", seconds=5):
         print(f"network {sizes}:\n  " + "\n  ".join(gradient_diagnosis(errors)))
 
 # %% [test] test_gradient_check
-rng = np.random.default_rng(3)
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+rng = numpy.random.default_rng(3)
 checked = {}
-with student_code("the gradient check", seconds=3):
-    for sizes, name, f in [((2, 2, 1), "sigmoid", sigmoid), ((3, 4, 2), "tanh", tanh),
+with given.student_code("the gradient check", seconds=3):
+    for sizes, name, f in [((2, 2, 1), "sigmoid", sigmoid), ((3, 4, 2), "tanh", given.tanh),
                            ((4, 3, 2, 2), "sigmoid", sigmoid)]:
-        Ws, bs = random_network(sizes, rng)
+        Ws, bs = given.random_network(sizes, rng)
         x, y = rng.standard_normal((sizes[0], 1)), rng.random((sizes[-1], 1))
-        checked[sizes, name] = gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
+        checked[sizes, name] = given.gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop,
+                                                    compute_gradients)
 for (sizes, name), errors in checked.items():
     # `e <= 1e-6` is False for nan, so a nan error fails too.
-    assert len(errors) == len(sizes) - 1 and all(e <= 1e-6 for e in errors), \
+    assert builtins.len(errors) == builtins.len(sizes) - 1 and builtins.all(e <= 1e-6 for e in errors), \
         (f"network {sizes} ({name}): your gradients disagree with finite differences\n  "
-         + "\n  ".join(gradient_diagnosis(errors)))
-print("your gradients agree with finite differences")
+         + "\n  ".join(given.gradient_diagnosis(errors)))
+builtins.print("your gradients agree with finite differences")
 
 # %% [markdown]
 # ## 7. Training on noisy XOR
@@ -420,6 +507,9 @@ print("your gradients agree with finite differences")
 # Dividing $\eta$ by the number of samples (a *mean* loss) removes that dependence.
 
 # %% [given] helpers_training
+import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: noisy_xor>>
 
 
@@ -449,15 +539,16 @@ for (x1, x2), output in outputs.items():
     print("Input:", [x1, x2], "Output:", round(output, 4))
 
 # %% [test] test_training
-rng = np.random.default_rng(7)
-x_small, y_small = noisy_xor(8, rng)
-Ws_small, bs_small = random_network([2, 3, 1], rng)
-with student_code("the training run", seconds=3):
-    _, _, Es_small = train(x_small, y_small, Ws_small, bs_small, 0.5, 10, sigmoid, loss,
-                           forward_prop, backward_prop, compute_gradients)
-assert np.all(np.isfinite(Es_small)), training_diagnosis(Es_small)
-assert Es_small[-1] < Es_small[0], training_diagnosis(Es_small)
-print("training decreases the loss")
+import builtins, numpy, backprop_given as given  # this cell's names: nothing your cells define changes them
+rng = numpy.random.default_rng(7)
+x_small, y_small = given.noisy_xor(8, rng)
+Ws_small, bs_small = given.random_network([2, 3, 1], rng)
+with given.student_code("the training run", seconds=3):
+    _, _, Es_small = given.train(x_small, y_small, Ws_small, bs_small, 0.5, 10, sigmoid, loss,
+                                 forward_prop, backward_prop, compute_gradients)
+assert numpy.all(numpy.isfinite(Es_small)), given.training_diagnosis(Es_small)
+assert Es_small[-1] < Es_small[0], given.training_diagnosis(Es_small)
+builtins.print("training decreases the loss")
 
 # %% [markdown]
 # ## 8. Before you submit
@@ -472,6 +563,9 @@ print("training decreases the loss")
 # 3. Save, and submit the notebook under its own name, `backprop.ipynb`.
 
 # %% [given] helpers_self_check
+import backprop_given as given  # the given code's own module (see the first cell)
+
+
 # <<helper: self_check>>
 
 # %% [code]
