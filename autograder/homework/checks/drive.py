@@ -58,7 +58,7 @@ def run(sub: Submission, calls: list[tuple], watch: bool = False) -> list:
     calls share the arrays they have in common, and each Returned says what its call changed.
     """
     remote = [call for call in calls if not isinstance(call[0], Ref)]
-    results = sub.call_many(remote, watch=watch) if remote else []
+    results = (sub.call_many(remote, watch=True) if watch else sub.call_many(remote)) if remote else []
     returned = iter(results)
     values = []
     for call in calls:
