@@ -214,3 +214,39 @@ def test_a_backward_prop_changing_zs_loses_its_hygiene_and_the_gradient_check(pa
 
 def test_the_in_place_variants_are_not_in_the_shared_mutants():
     assert not {m.name for m in IN_PLACE} & {m.name for m in MUTANTS}
+
+
+# In process, without a course: the guard on all-zero gradients and the notebook's own helpers.
+
+def test_all_zero_gradients_fail_the_gradient_check_clearly():
+    from autograder.homework.checks import CHECKS, CheckFailed
+    from autograder.running.in_process import InProcess
+    from tests.test_checks import notebook
+
+    zeros = _code("""
+        def compute_gradients(dldhs, f, zs, hs):
+            return ([np.zeros((len(zs[l + 1]), len(hs[l]))) for l in range(len(zs) - 1)],
+                    [np.zeros((len(zs[l + 1]), 1)) for l in range(len(zs) - 1)])
+        """)
+    with pytest.raises(CheckFailed, match="all 0"):
+        CHECKS["gradient_check"](InProcess(notebook({"compute_gradients": zeros})))
+
+
+def test_the_notebooks_gradient_check_cannot_be_fitted_by_a_probe_aware_forward_prop():
+    import inspect
+
+    import numpy as np
+
+    from solutions import backprop, helpers
+
+    attack = next(a for a in STATE_KEEPING if a.name == "probe_aware_forward_prop")
+    ns = {"np": np}
+    for function in spec.FUNCTIONS:
+        exec(attack.answers.get(function) or inspect.getsource(getattr(backprop, function)), ns)
+    rng = np.random.default_rng(3)
+    Ws, bs = helpers.random_network((2, 2, 1), rng)
+    x, y = rng.standard_normal((2, 1)), rng.random((1, 1))
+    errors = helpers.gradient_check(x, y, Ws, bs, ns["sigmoid"], ns["loss"], ns["forward_prop"],
+                                    ns["backward_prop"], ns["compute_gradients"])
+    # backward_prop leaves f'(z) out: the layer below the top disagrees, whatever forward_prop says.
+    assert errors[0] > 1e-2

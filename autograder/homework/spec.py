@@ -115,7 +115,9 @@ NETWORK_SEED = 20181113  # the lecture's date
 # own sigmoid: on the networks above whose activation is this one.
 COMBINED_ACTIVATION = "sigmoid"
 
-# Gradient checking: centred differences (E(w + eps/2) - E(w - eps/2)) / eps in float64.
+# Gradient checking. The hidden check compares the student's back-propagated gradients with the
+# reference's exact gradient; the notebook's helpers (and so the visible tests) with centred
+# differences (E(w + eps/2) - E(w - eps/2)) / eps in float64 of the given network_loss.
 # Their truncation error is ~eps^2 |E'''| / 24 ~ 1e-14 and their round-off ~1e-16 |E| / eps
 # ~ 1e-10, so a correct gradient agrees to a relative error ||a - n|| / (||a|| + ||n||) of
 # ~1e-9 at worst; the classic mistakes (a missing f'(z), an overwritten sum, a transposed W)
