@@ -250,3 +250,39 @@ def test_the_notebooks_gradient_check_cannot_be_fitted_by_a_probe_aware_forward_
                                     ns["backward_prop"], ns["compute_gradients"])
     # backward_prop leaves f'(z) out: the layer below the top disagrees, whatever forward_prop says.
     assert errors[0] > 1e-2
+
+
+@pytest.mark.parametrize("mutant", IN_PLACE, ids=lambda m: m.name)
+def test_the_sandboxed_staged_drive_gives_the_kernels_training_run(mutant):
+    # What backward_prop does to its sample's zs reaches compute_gradients, as in a kernel, in
+    # three exchanges a step (no call-by-call run): the same loss curve as the helper in process.
+    import inspect
+
+    import numpy as np
+
+    from autograder.calls import Own, Ref
+    from autograder.homework.checks import drive
+    from autograder.running.sandbox.launch import Limits, Pool, bubblewrap
+    from autograder.running.sandbox.remote import RemoteSubmission
+    from solutions import backprop, helpers
+
+    if bubblewrap() is None:
+        pytest.skip("bubblewrap is not installed")
+    sources = {f: inspect.getsource(getattr(backprop, f)) for f in spec.FUNCTIONS}
+    sources[mutant.function] = mutant.source
+    cells = [("imports", "import numpy as np")] + list(sources.items())
+    ns = {"np": np}
+    for source in sources.values():
+        exec(source, ns)
+    rng = np.random.default_rng(7)
+    x, y = helpers.noisy_xor(8, rng)
+    Ws, bs = helpers.random_network([2, 3, 1], rng)
+    kernel = helpers.train(x, y, Ws, bs, 0.5, 6, backprop.sigmoid, ns["loss"], ns["forward_prop"],
+                           ns["backward_prop"], ns["compute_gradients"])[2]
+    fns = drive.Functions(Ref("sigmoid"), *(Own(f) for f in ("loss", "forward_prop", "backward_prop",
+                                                            "compute_gradients")))
+    with Pool(1, "bwrap", Limits()) as pool, RemoteSubmission(pool.zygotes[0], cells, Limits()) as sub:
+        staged = drive.train(sub, x, y, Ws, bs, 0.5, 6, fns, watch=True)[2]
+        copies = drive.train(sub, x, y, Ws, bs, 0.5, 6, fns)[2]
+    assert staged == kernel
+    assert copies != kernel  # the change matters: without it the curve is another one

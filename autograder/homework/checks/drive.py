@@ -73,10 +73,6 @@ def run(sub: Submission, calls: list[tuple], watch: bool = False) -> list:
     return values
 
 
-def _values(results: list) -> list:
-    return [r.value for r in results]
-
-
 def _keep_changes(results: list, own: list[list]) -> None:
     """Apply what each watched call did to the arrays of its own sample (own[i]: the arrays
     only call i was given), as a kernel would have; Mutated if it changed anything else."""
