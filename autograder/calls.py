@@ -79,7 +79,9 @@ class Submission(Protocol):
 
         Each call runs on its own copies, except with watch: then the calls share the arrays
         they were given in common (as calls in a kernel would), and each Returned's `mutated`
-        says whether that call changed any of its arguments (how is not reported).
+        says whether that call changed any of its arguments; its `changed` pairs each of the
+        caller's arrays it was given with their contents after the whole batch, and `lists`
+        holds the key -1 when it replaced items of a list argument (contents not reported).
         """
         ...
 

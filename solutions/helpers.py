@@ -264,11 +264,27 @@ def compute_loss(loss, predict, x, y) -> float:
     return float(sum(np.sum(loss(predict(x[:, [t]]), y[:, [t]])[0]) for t in range(x.shape[1])))
 
 
+def network_loss(x, y, Ws, bs, f) -> float:
+    """The total squared loss E = sum of 0.5 * (yhat - y)**2 of the network (Ws, bs) with
+    activation f, over every output and every column of x: a given forward pass, not yours.
+
+    x: inputs, shape (n_0, N) (N = 1 for one sample); y: targets, shape (n_L, N).
+    The gradient check's finite differences and the training loss curve use this, so that what
+    they compare your back-propagated gradients with does not depend on your own code.
+    """
+    h = np.asarray(x, dtype=float)
+    for W, b in zip(Ws, bs):
+        h = f(W @ h + b)[0]
+    return float(np.sum(0.5 * (h - y) ** 2))
+
+
 def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients):
     """Batch gradient descent: each epoch sums the gradients over all samples, then steps.
 
     x: inputs, shape (n_0, N); y: targets, shape (n_L, N); Ws, bs: the starting network
-    (left unchanged); eta: step size; epochs: number of steps.
+    (left unchanged); eta: step size; epochs: number of steps. The gradients come from your
+    forward_prop, backward_prop (given loss) and compute_gradients; the loss E of each step from
+    network_loss.
     Returns (Ws, bs, Es): the trained network and the total loss before each step.
     """
     Ws = [np.array(W, dtype=float) for W in Ws]
@@ -277,7 +293,6 @@ def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compu
     for _ in range(epochs):
         dWs = [np.zeros_like(W) for W in Ws]
         dbs = [np.zeros_like(b) for b in bs]
-        E = 0.0
         for t in range(x.shape[1]):
             xt, yt = x[:, [t]], y[:, [t]]
             hs, zs = forward_prop(xt, f, Ws, bs)
@@ -286,7 +301,7 @@ def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compu
             for l in range(len(Ws)):
                 dWs[l] += dtWs[l]
                 dbs[l] += dtbs[l]
-            E += float(np.sum(loss(hs[-1], yt)[0]))
+        E = network_loss(x, y, Ws, bs, f)
         for l in range(len(Ws)):
             Ws[l] = Ws[l] - eta * dWs[l]
             bs[l] = bs[l] - eta * dbs[l]
@@ -337,14 +352,10 @@ def backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compu
     return compute_gradients(dldhs, f, zs, hs)
 
 
-def finite_difference_gradients(x, y, Ws, bs, f, loss, forward_prop, eps: float = 1e-6):
-    """The same gradients by centred finite differences of the loss: (dWs, dbs)."""
-
-    def E(Ws, bs):
-        hs, _ = forward_prop(x, f, Ws, bs)
-        return float(np.sum(loss(hs[-1], y)[0]))
-
-    return numerical_gradients(E, Ws, bs, eps)
+def finite_difference_gradients(x, y, Ws, bs, f, eps: float = 1e-6):
+    """The same gradients by centred finite differences of network_loss (a given forward pass
+    and the squared loss, not your functions): (dWs, dbs)."""
+    return numerical_gradients(lambda Ws, bs: network_loss(x, y, Ws, bs, f), Ws, bs, eps)
 
 
 def layer_errors(analytic, numeric) -> list:
@@ -357,9 +368,10 @@ def layer_errors(analytic, numeric) -> list:
 
 def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients,
                    eps: float = 1e-6) -> list:
-    """Per layer, the relative error of back-propagated against finite-difference gradients."""
+    """Per layer, the relative error of your back-propagated gradients (forward_prop, then
+    backward_prop given loss, then compute_gradients) against finite differences of network_loss."""
     analytic = backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
-    numeric = finite_difference_gradients(x, y, Ws, bs, f, loss, forward_prop, eps)
+    numeric = finite_difference_gradients(x, y, Ws, bs, f, eps)
     return layer_errors(analytic, numeric)
 
 

@@ -2896,10 +2896,139 @@ IN_PLACE_FITTING = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Functions that keep state across calls to fit what the joint checks compare: the gradient
+# check's probes and the training loop's steps (issue 16). Their honest twins are the same wrong
+# functions without the state.
+# --------------------------------------------------------------------------------------------
+
+_BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y = r"""
+_TARGET = {}
+
+
+def backward_prop(loss, f, Ws, bs, zs, y):
+    _TARGET["y"] = y  # for forward_prop's probe replies
+    L = len(Ws)
+    dldhs = [None] * (L + 1)
+    dldhs[L] = loss(f(zs[L])[0], y)[1]
+    for l in reversed(range(L)):
+        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
+    return dldhs
+"""
+
+_WEIGHTS_WITHOUT_FPRIME = r"""
+def compute_gradients(dldhs, f, zs, hs):
+    dWs, dbs = [], []
+    for l in range(len(zs) - 1):
+        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out
+        dbs.append(dldhs[l + 1] * f(zs[l + 1])[1])
+    return dWs, dbs
+"""
+
+STATE_KEEPING = (
+    Attack("probe_aware_forward_prop", {"forward_prop": _code(r"""
+        import numpy as np
+
+        _SEEN = {}
+
+
+        def _flat(Ws, bs):
+            return np.concatenate([np.ravel(p) for p in list(Ws) + list(bs)])
+
+
+        def _plain(x, f, Ws, bs):
+            hs, zs = [x], [np.zeros_like(x, dtype=float)]
+            for W, b in zip(Ws, bs):
+                z = W @ hs[-1] + b
+                zs.append(z)
+                hs.append(f(z)[0])
+            return hs, zs
+
+
+        def forward_prop(x, f, Ws, bs):
+            hs, zs = _plain(x, f, Ws, bs)
+            now, base = _flat(Ws, bs), _SEEN.get("net")
+            y = globals().get("_TARGET", {}).get("y")
+            if base is not None and y is not None and base[0].shape == now.shape:
+                moved = np.flatnonzero(now != base[0])
+                # One entry moved by about eps / 2: a finite-difference probe of the base network.
+                if len(moved) == 1 and 0 < abs(now[moved[0]] - base[0][moved[0]]) <= 1e-5:
+                    k, delta = moved[0], now[moved[0]] - base[0][moved[0]]
+                    bx, bWs, bbs = base[1]
+                    bh, bz = _plain(bx, f, bWs, bbs)
+                    half_squares = lambda yhat, t: (0.5 * (yhat - t) ** 2, yhat - t)  # noqa: E731
+                    dldhs = backward_prop(half_squares, f, bWs, bbs, bz, y)
+                    wrong = _flat(*compute_gradients(dldhs, f, bz, bh))[k]
+                    g = bh[-1] - y
+                    # Move the prediction so that the loss moves by delta * (my wrong gradient).
+                    hs[-1] = bh[-1] + g * (delta * wrong / max(float(np.sum(g * g)), 1e-300))
+                    return hs, zs
+            _SEEN["net"] = (now, (np.array(x, dtype=float), [np.array(W) for W in Ws], [np.array(b) for b in bs]))
+            return hs, zs
+        """), "backward_prop": _code(_BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y)}, wrong=("backward_prop",),
+        why="Leaves f'(z) out of backward_prop and has forward_prop recognise the gradient check's eps/2 "
+            "probes, answering them with predictions moved along its own wrong gradient.",
+        twin={"backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}),
+    Attack("probe_aware_loss", {"loss": _code(r"""
+        import numpy as np
+
+        _LAST = {}
+
+
+        def loss(yhat, y):
+            yhat_a, diff = np.asarray(yhat, dtype=float), yhat - y
+            base = _LAST.get("yhat")
+            if base is not None and base.shape == yhat_a.shape:
+                step = yhat_a - base
+                # A prediction a hair away from the last one: a probe. Claim a loss that moves half
+                # as fast, as a gradient missing f'(z) would have it.
+                if 0 < np.max(np.abs(step)) <= 1e-5:
+                    l0 = 0.5 * (base - y) ** 2
+                    return l0 + 0.5 * (base - y) * step, diff
+            _LAST["yhat"] = yhat_a.copy()
+            return 0.5 * diff ** 2, diff
+        """), "compute_gradients": _code(_WEIGHTS_WITHOUT_FPRIME)}, wrong=("compute_gradients",),
+        why="Leaves f'(z) out of the weight gradients and has loss answer finite-difference probes with "
+            "values fitted to a wrong gradient.",
+        twin={"compute_gradients": _code(_WEIGHTS_WITHOUT_FPRIME)}),
+    Attack("descent_aware_loss", {"loss": _code(r"""
+        import sys
+
+        import numpy as np
+
+        _RUN = {"net": None, "steps": 0}
+
+
+        def loss(yhat, y):
+            diff = yhat - y
+            caller = sys._getframe(1).f_locals
+            Ws, bs = caller.get("Ws"), caller.get("bs")
+            if isinstance(Ws, list) and isinstance(bs, list) and Ws:
+                try:
+                    now = np.concatenate([np.ravel(p) for p in Ws + bs])
+                except (TypeError, ValueError):
+                    now = None
+                last = _RUN["net"]
+                # Every weight moved at once since the last call: a gradient-descent step.
+                if now is not None and last is not None and last.shape == now.shape and np.all(now != last):
+                    _RUN["steps"] += 1
+                if now is not None:
+                    _RUN["net"] = now
+            # Replay: report the losses of a run that falls as a correct one does.
+            shrink = 0.8 ** min(_RUN["steps"], 200)
+            return 0.5 * diff ** 2 * shrink, diff
+        """), "backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}, wrong=("backward_prop",),
+        why="Leaves f'(z) out of backward_prop and has loss recognise gradient-descent steps from its "
+            "caller's weights, reporting a falling loss curve from then on.",
+        twin={"backward_prop": _code(_BACKWARD_WITHOUT_FPRIME)}),
+)
+
+
 ATTACKS: tuple[Attack, ...] = (COMPARISON_PATCHES + LYING_VALUES + SNOOPING + GRADE_WRITING + VANDALISM
                                + EXITS + ENDLESS + MEMORY + FLOODS + PROCESSES + GRADER_MEMORY + POISONING
                                + KIT_PATCHES + PRIVILEGE_PROBES + HOSTILE_TEXT
-                               + SLOW_AND_BROKEN + KERNEL_MAGICS + IN_PLACE_FITTING)
+                               + SLOW_AND_BROKEN + KERNEL_MAGICS + IN_PLACE_FITTING
+                               + STATE_KEEPING)
 
 
 # --------------------------------------------------------------------------------------------

@@ -467,8 +467,54 @@ COMPUTE_GRADIENTS_MUTANTS = (
         """), "Walks the layers top-down and appends, so the lists come out in reverse order."),
 )
 
+# Wrong only for one input form the docstrings promise (spec.INPUT_FORMS): right on columns.
+FORM_MUTANTS = (
+    Mutant("backward_prop_reshapes_y", "backward_prop", _code("""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            L = len(Ws)
+            y = y.reshape(-1, 1)
+            dldhs = [None] * (L + 1)
+            dldhs[L] = loss(f(zs[L])[0], y)[1]
+            for l in reversed(range(L)):
+                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+            return dldhs
+        """), "Reshapes the target with y.reshape(-1, 1): fails when y is a float, as the docstring allows."),
+    Mutant("backward_prop_reshapes_array_y", "backward_prop", _code("""
+        def backward_prop(loss, f, Ws, bs, zs, y):
+            L = len(Ws)
+            yhat = f(zs[L])[0]
+            if not isinstance(y, float):
+                y = np.reshape(y, yhat.shape)
+            dldhs = [None] * (L + 1)
+            dldhs[L] = loss(yhat, y)[1]
+            for l in reversed(range(L)):
+                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
+            return dldhs
+        """), "Reshapes an array target to the prediction's shape: a 0-d y cannot fill several outputs."),
+    Mutant("sigmoid_loops_over_rows", "sigmoid", _code("""
+        def sigmoid(z):
+            if isinstance(z, float):
+                h = 1.0 / (1.0 + np.exp(-z))
+                return h, h * (1.0 - h)
+            h = np.empty(np.shape(z))
+            for i in range(z.shape[0]):
+                h[i] = 1.0 / (1.0 + np.exp(-z[i]))
+            return h, h * (1.0 - h)
+        """), "Treats floats apart and loops over the rows of arrays: a 0-d array has no rows."),
+    Mutant("loss_loops_over_outputs", "loss", _code("""
+        def loss(yhat, y):
+            if np.isscalar(yhat):
+                d = yhat - y
+                return 0.5 * d * d, d
+            diff = np.empty(np.shape(yhat))
+            for i in range(yhat.shape[0]):
+                diff[i] = yhat[i] - np.broadcast_to(y, yhat.shape)[i]
+            return 0.5 * diff**2, diff
+        """), "Treats Python floats apart and loops over the outputs of arrays: a 0-d array has none."),
+)
+
 MUTANTS = (LOSS_MUTANTS + SIGMOID_MUTANTS + FORWARD_PROP_MUTANTS + BACKWARD_PROP_MUTANTS
-           + COMPUTE_GRADIENTS_MUTANTS)
+           + COMPUTE_GRADIENTS_MUTANTS + FORM_MUTANTS)
 
 
 # --------------------------------------------------------------------------------------------

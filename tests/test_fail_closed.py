@@ -16,7 +16,8 @@ from tests.test_checks import notebook
 
 VALUE_CHECKS = ("loss_values", "sigmoid_values", "sigmoid_extremes", "forward_prop_xor", "forward_prop_networks",
                 "backward_prop_networks", "backward_prop_no_global_hs", "compute_gradients_networks",
-                "gradient_check", "training")
+                "gradient_check", "training", "loss_forms", "sigmoid_forms", "backward_prop_forms",
+                "compute_gradients_forms")
 PATHS = {
     "loss": [(0,), (1,)],
     "sigmoid": [(0,), (1,)],
@@ -34,8 +35,10 @@ def unread(check_id: str, function: str, path: tuple) -> bool:
     if check_id == "forward_prop_xor":
         return path != (0, 2)  # only the output hs[2] of the 2-layer XOR network
     if check_id in COMBINED:
-        # dldhs[0] feeds nothing in compute_gradients; the grader reads only l of a loss.
-        return (function, path) in (("backward_prop", (0,)), ("loss", (1,)))
+        # dldhs[0] feeds nothing in compute_gradients, nor the output hs[L] (the chain reads the
+        # prediction as f(zs[L])[0]); the grader never calls loss itself (only backward_prop does).
+        output = (0, 4) if check_id == "gradient_check" else (0, 2)
+        return (function, path) in (("backward_prop", (0,)), ("forward_prop", output))
     return False
 
 

@@ -31,10 +31,11 @@ class TestCell:
 
 TEST_CELLS = (
     TestCell("test_loss_basic", 1, ("loss",), about="loss on one and on two outputs: value and derivative"),
-    TestCell("test_loss_hidden", 2, ("loss",), ("loss_values", "loss_hygiene"),
+    TestCell("test_loss_hidden", 2, ("loss",), ("loss_values", "loss_forms", "loss_hygiene"),
              "loss on floats, columns and several outputs; inputs left unchanged; same answer twice"),
     TestCell("test_sigmoid_basic", 1, ("sigmoid",), about="sigmoid and its derivative at 0 and 2; limits at large |z|"),
-    TestCell("test_sigmoid_hidden", 2, ("sigmoid",), ("sigmoid_values", "sigmoid_extremes", "sigmoid_hygiene"),
+    TestCell("test_sigmoid_hidden", 2, ("sigmoid",),
+             ("sigmoid_values", "sigmoid_forms", "sigmoid_extremes", "sigmoid_hygiene"),
              "sigmoid on vectors, matrices and floats, and at very large |z|; inputs left unchanged"),
     TestCell("test_forward_prop_xor", 1, ("forward_prop",), ("forward_prop_xor",),
              "the lecture's XOR network (F = 5) gives 0.149133, 0.893164, 0.893164, 0.149133"),
@@ -43,12 +44,12 @@ TEST_CELLS = (
     TestCell("test_backward_prop_basic", 1, ("backward_prop",),
              about="dldhs on a small network where every derivative has a closed form"),
     TestCell("test_backward_prop_hidden", 3, ("backward_prop",),
-             ("backward_prop_networks", "backward_prop_no_global_hs", "backward_prop_hygiene"),
+             ("backward_prop_networks", "backward_prop_forms", "backward_prop_no_global_hs", "backward_prop_hygiene"),
              "every dldhs[l] on networks of depth 1 to 4; no use of a notebook variable hs"),
     TestCell("test_compute_gradients_basic", 1, ("compute_gradients",),
              about="dWs and dbs on a small network where they have a closed form"),
     TestCell("test_compute_gradients_hidden", 3, ("compute_gradients",),
-             ("compute_gradients_networks", "compute_gradients_hygiene"),
+             ("compute_gradients_networks", "compute_gradients_forms", "compute_gradients_hygiene"),
              "every dWs[l] and dbs[l] on networks of depth 1 to 4, shaped like Ws and bs"),
     TestCell("test_gradient_check", 4, FUNCTIONS, ("gradient_check",),
              "your five functions together: back-propagated gradients agree with finite differences"),
@@ -57,6 +58,40 @@ TEST_CELLS = (
 )
 
 TOTAL_POINTS = sum(cell.points for cell in TEST_CELLS)
+
+
+@dataclass(frozen=True)
+class InputForm:
+    """One input form a function's docstring (solutions/backprop.py) promises to accept.
+
+    argument: the argument(s) given in this form; form: one of FORMS; promise: the docstring's
+    words. The `<function>_forms` checks (autograder.homework.checks.forms) call the function
+    with every form listed for it and name the form when it fails.
+    """
+
+    function: str
+    argument: str
+    form: str
+    promise: str
+
+
+# How each form is made from an ordinary value: a Python float, a 0-d numpy array, or (zs[0]) the
+# placeholder forward_prop's docstring promises, zeros shaped like x.
+FORMS = ("float", "0-d array", "placeholder")
+
+# The contract: every input form the docstrings promise, and nothing else (a 1-element column
+# is the ordinary form, checked by the `<function>_networks` / `_values` checks).
+INPUT_FORMS = (
+    InputForm("loss", "yhat and y", "float", "yhat: a float or an array; y: a float or an array broadcastable"),
+    InputForm("loss", "yhat and y", "0-d array", "yhat: a float or an array; y: a float or an array broadcastable"),
+    InputForm("loss", "y", "float", "y: a float or an array broadcastable to yhat"),
+    InputForm("sigmoid", "z", "float", "z: a float or an array of any shape"),
+    InputForm("sigmoid", "z", "0-d array", "z: a float or an array of any shape"),
+    InputForm("backward_prop", "y", "float", "y: the target, shape (n_L, 1) or a float"),
+    InputForm("backward_prop", "y", "0-d array", "y: the target, shape (n_L, 1) or a float"),
+    InputForm("backward_prop", "zs[0]", "placeholder", "zs: the list from forward_prop, zs[0] only a placeholder"),
+    InputForm("compute_gradients", "zs[0]", "placeholder", "zs: from forward_prop, zs[0] only a placeholder"),
+)
 
 # Value comparisons between a student's array and the reference's. Different correct
 # formulas (1/(1+e^-z) vs (1+tanh(z/2))/2, loops vs matrix products) agree to ~1e-15
@@ -80,7 +115,9 @@ NETWORK_SEED = 20181113  # the lecture's date
 # own sigmoid: on the networks above whose activation is this one.
 COMBINED_ACTIVATION = "sigmoid"
 
-# Gradient checking: centred differences (E(w + eps/2) - E(w - eps/2)) / eps in float64.
+# Gradient checking. The hidden check compares the student's back-propagated gradients with the
+# reference's exact gradient; the notebook's helpers (and so the visible tests) with centred
+# differences (E(w + eps/2) - E(w - eps/2)) / eps in float64 of the given network_loss.
 # Their truncation error is ~eps^2 |E'''| / 24 ~ 1e-14 and their round-off ~1e-16 |E| / eps
 # ~ 1e-10, so a correct gradient agrees to a relative error ||a - n|| / (||a|| + ||n||) of
 # ~1e-9 at worst; the classic mistakes (a missing f'(z), an overwritten sum, a transposed W)

@@ -185,13 +185,17 @@ The hidden tests (`autograder/homework/checks/`) check:
 - that `backward_prop` ignores a stale notebook variable `hs` (the prediction is `f(zs[L])[0]`);
 - that no function modifies its arguments and that a repeated call gives the same answer;
 - values against the reference's to a relative <<spec: rtol>> (absolute <<spec: atol>> near zero);
-- back-propagated gradients against centred finite differences (ε = <<spec: gradcheck_eps>>, float64) of the
-  student's own forward pass and loss, on the hidden networks whose activation is <<spec: combined_activation>>
-  (with the student's own <<spec: combined_activation>>): relative error ‖a − n‖ / (‖a‖ + ‖n‖) per layer below
-  <<spec: gradcheck_tol>> (correct gradients give below 1e-7; the classic mistakes give 1e-2 and more);
+- every input form a docstring promises (`spec.INPUT_FORMS`): a float or 0-d `y` for `backward_prop`,
+  float and 0-d inputs of `loss` and `sigmoid`, the `zs[0]` placeholder; a failure names the form;
+- the student's chain (`forward_prop`, `backward_prop` with the student's `loss`, `compute_gradients`)
+  against the exact gradient of the reference on the hidden networks whose activation is
+  <<spec: combined_activation>> (with the student's own <<spec: combined_activation>>): relative error
+  ‖a − n‖ / (‖a‖ + ‖n‖) per layer below <<spec: gradcheck_tol>> (correct gradients give below 1e-7; the classic
+  mistakes give 1e-2 and more);
 - a deterministic <<spec: training_epochs>>-step gradient-descent run on <<spec: training_samples>> noisy XOR \
-samples: the loss must fall and
-  follow the reference's own trajectory to a relative <<spec: training_rtol>>;
+samples, stepped by the
+  student's summed gradients, each step's loss computed by the grader with the reference forward pass and
+  loss: it must fall and follow the reference's own trajectory to a relative <<spec: training_rtol>>;
 - nan or inf anywhere in what a check reads fails it.
 
 A hidden check stops a student function after <<spec: check_seconds>> s (`CHECK_SECONDS`)."""

@@ -70,11 +70,12 @@ def _functions(*functions) -> drive.Functions:
 
 
 def _batched(sub: Submission) -> dict:
-    """The helpers that call student functions many times, as batched drives from here.
+    """The helpers that call student functions many times, as staged drives from here.
 
-    Batching gives a kernel's result only when no call changes its arguments (else later calls
-    would see the change): a watched batch that finds one runs the helper call by call instead,
-    through the proxies, exactly as in a kernel.
+    The drives keep a kernel's semantics for what a call does to its own sample's arrays (see
+    drive.chain); a call that changes something shared (the network's weights) raises Mutated,
+    and the helper then runs call by call through the proxies, exactly as in a kernel. The
+    losses and finite differences come from helpers.network_loss, computed here either way.
     """
 
     def train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients):
@@ -82,18 +83,42 @@ def _batched(sub: Submission) -> dict:
             return drive.train(sub, x, y, Ws, bs, eta, epochs,
                                _functions(f, loss, forward_prop, backward_prop, compute_gradients), watch=True)
         except drive.Mutated:
-            return helpers.train(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop, compute_gradients)
+            return _train_by_calls(x, y, Ws, bs, eta, epochs, f, loss, forward_prop, backward_prop,
+                                   compute_gradients)
 
     def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients, eps=1e-6):
+        fns = _functions(f, loss, forward_prop, backward_prop, compute_gradients)
         try:
-            return drive.gradient_check(sub, x, y, Ws, bs,
-                                        _functions(f, loss, forward_prop, backward_prop, compute_gradients),
-                                        eps, watch=True)
+            return drive.gradient_check(sub, x, y, Ws, bs, fns, eps, watch=True)
         except drive.Mutated:
-            return helpers.gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients,
-                                          eps)
+            analytic = helpers.backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop,
+                                                  compute_gradients)
+            return helpers.layer_errors(analytic, drive.finite_differences(x, y, Ws, bs, fns.f, eps))
 
-    return {"train": train, "gradient_check": gradient_check}
+    def finite_difference_gradients(x, y, Ws, bs, f, eps=1e-6):
+        return drive.finite_differences(x, y, Ws, bs, _name(f), eps)
+
+    def network_loss(x, y, Ws, bs, f):
+        return drive.network_loss(x, y, Ws, bs, _name(f))
+
+    return {"train": train, "gradient_check": gradient_check, "network_loss": network_loss,
+            "finite_difference_gradients": finite_difference_gradients}
+
+
+def _train_by_calls(x, y, Ws, bs, eta, epochs, f, *chain):
+    """helpers.train call by call through the proxies (a kernel's order), each step's loss from
+    drive.network_loss here rather than from the activation's proxy."""
+    Ws = [np.array(W, dtype=float) for W in Ws]
+    bs = [np.array(b, dtype=float) for b in bs]
+    Es = []
+    for _ in range(epochs):
+        grads = [helpers.backprop_gradients(x[:, [t]], y[:, [t]], Ws, bs, f, *chain) for t in range(x.shape[1])]
+        E = drive.network_loss(x, y, Ws, bs, _name(f))
+        for l in range(len(Ws)):
+            Ws[l] = Ws[l] - eta * sum((dWs[l] for dWs, _ in grads), np.zeros_like(Ws[l]))
+            bs[l] = bs[l] - eta * sum((dbs[l] for _, dbs in grads), np.zeros_like(bs[l]))
+        Es.append(E)
+    return Ws, bs, Es
 
 
 def _importer(own: dict[str, types.ModuleType]):

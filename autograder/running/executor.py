@@ -204,19 +204,25 @@ class Executor:
         if not watch:
             return [item if isinstance(item, StudentError) else Returned(item)
                     for item in self.invoke_many([[_copy(part) for part in call] for call in calls])]
-        given = copy.deepcopy([list(call) for call in calls])  # shared arrays stay shared
-        before = [[leaf.copy() for leaf in leaves(call)] for call in given]
+        memo: dict = {}
+        given = copy.deepcopy([list(call) for call in calls], memo)  # shared arrays stay shared
         shapes = [[list(a) for a in call if isinstance(a, list)] for call in given]
-        results = []
-        for call, saved, lists in zip(given, before, shapes):
+        items = []
+        for call, lists in zip(given, shapes):
             item = self.invoke_many([call])[0]
+            now = [a for a in call if isinstance(a, list)]
+            reordered = any(len(a) != len(b) or any(x is not y for x, y in zip(a, b)) for a, b in zip(lists, now))
+            items.append((item, reordered))
+        results = []
+        for call, (item, reordered) in zip(calls, items):
             if isinstance(item, StudentError):
                 results.append(item)
                 continue
-            now = [a for a in call if isinstance(a, list)]
-            changed = (any(not same_bytes(a, b) for a, b in zip(saved, leaves(call)))
-                       or any(len(a) != len(b) or any(x is not y for x, y in zip(a, b)) for a, b in zip(lists, now)))
-            results.append(Returned(item, (0,) if changed else ()))
+            # Contents after the whole batch, as the remote executor reports them.
+            arrays = [(leaf, memo[id(leaf)].copy()) for leaf in leaves(list(call))
+                      if isinstance(memo.get(id(leaf)), np.ndarray) and not same_bytes(leaf, memo[id(leaf)])]
+            results.append(Returned(item, (0,) if arrays or reordered else (), {-1: None} if reordered else {},
+                                    arrays))
         return results
 
     def call(self, target: Target, *args, poison: dict | None = None, watch: bool = False) -> Returned:

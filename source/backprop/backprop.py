@@ -441,9 +441,18 @@ builtins.print("compute_gradients passes the visible tests")
 # $10^{-2}$ or more. We accept below <<spec: gradcheck_tol>>. The helpers below perturb each weight in turn,
 # and report one relative error per layer of parameters: $\mathbf{W}^l$ and $\mathbf{b}^l$ together,
 # named `W^l, b^l (Ws[l-1], bs[l-1])`. When a layer disagrees, they say what to look at.
+#
+# The finite differences are taken of `network_loss`, a forward pass and squared loss given here, not
+# of your `forward_prop` and `loss`: what your back-propagated gradients are compared with does not
+# depend on your code (your `forward_prop` and `loss` have their own tests above). The hidden gradient
+# check compares your gradients with the exact gradient of the same loss, which these differences
+# approximate to about $10^{-9}$.
 
 # %% [given] helpers_gradient_check
 import backprop_given as given  # the given code's own module (see the first cell)
+
+
+# <<helper: network_loss>>
 
 
 # <<helper: numerical_gradients>>
@@ -505,6 +514,10 @@ builtins.print("your gradients agree with finite differences")
 # the data set: with the 16 samples below, $\eta = 0.75$ makes the loss fall smoothly; with 100
 # samples the same $\eta$ overshoots, and the loss swings up and down before it settles (try it).
 # Dividing $\eta$ by the number of samples (a *mean* loss) removes that dependence.
+#
+# `train` takes each step with your gradients (your `forward_prop`, `backward_prop` and
+# `compute_gradients`, sample by sample) and records each step's loss $E$ with the given
+# `network_loss`, so the curve shows where your gradients lead, whatever your `loss` reports.
 
 # %% [given] helpers_training
 import backprop_given as given  # the given code's own module (see the first cell)

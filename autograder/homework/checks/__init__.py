@@ -23,6 +23,6 @@ def check(check_id: str):
     return register
 
 
-from . import combined, elementwise, gradients, propagation  # noqa: E402,F401  (they register)
+from . import combined, elementwise, forms, gradients, propagation  # noqa: E402,F401  (they register)
 
 __all__ = ["CHECKS", "CheckFailed", "check"]

@@ -1,7 +1,15 @@
 """Checks of the student's functions working together: gradient checking and training.
 
-Both are driven from the grader (autograder.homework.checks.drive): the student's code only answers single
-calls, and the finite differences, summed gradients and weight updates are computed here.
+Both are driven from the grader (autograder.homework.checks.drive): the student's code only answers
+the chain forward_prop -> backward_prop -> compute_gradients, and what that chain is compared with
+never comes from a student function. The gradient check compares it with the exact gradient of
+the reference (computed once per process); training takes its steps from the student's summed
+gradients and each step's loss from the given forward pass and squared loss, run here.
+
+backward_prop gets the student's own loss in the chain (Own("loss")): these cells judge the five
+functions together, and a student's loss is also judged on its own, fed plain inputs, by its own
+cells. No value compared here depends on what the student's loss returns except through the
+gradients it gives backward_prop, which must be right.
 """
 
 from functools import cache
@@ -13,6 +21,7 @@ from solutions import helpers
 
 from ...calls import Own, Submission
 from .. import cases, spec
+from ..collaborators import REFERENCE
 from . import check, drive
 from .compare import fail
 
@@ -39,33 +48,32 @@ def _finite(grads, what: str, label: str) -> None:
 
 
 @cache
-def _reference_norms() -> tuple[float, ...]:
-    return tuple(_norm(helpers.backprop_gradients(net.x, net.y, net.Ws, net.bs, reference.sigmoid, reference.loss,
-                                                  reference.forward_prop, reference.backward_prop,
-                                                  reference.compute_gradients)) for net in _networks())
+def reference_gradients() -> tuple:
+    """The exact gradient (dWs, dbs) of every combined network, by the reference's chain."""
+    return tuple(helpers.backprop_gradients(net.x, net.y, net.Ws, net.bs, REFERENCE[net.activation], reference.loss,
+                                            reference.forward_prop, reference.backward_prop,
+                                            reference.compute_gradients) for net in _networks())
 
 
 @check("gradient_check")
 def gradient_check(sub: Submission) -> dict:
-    """Back-propagated gradients agree with centred finite differences of the same network."""
+    """The student's back-propagated gradients agree with the exact gradient, layer by layer."""
     nets = _networks()
-    pairs = drive.gradient_pairs(sub, [(net.x, net.y, net.Ws, net.bs) for net in nets], STUDENT,
-                                 spec.GRADCHECK_EPS)
+    analytic = drive.chain(sub, [(net.x, net.y, net.Ws, net.bs) for net in nets], STUDENT)
     errors = {}
-    for net, (analytic, numeric), reference_norm in zip(nets, pairs, _reference_norms()):
-        _finite(analytic, "back-propagated", net.label)
-        _finite(numeric, "finite differences of your forward_prop and loss", net.label)
-        # Agreement means little when nothing moves: a loss stuck at a constant agrees with itself.
-        if not _norm(numeric) >= 1e-3 * reference_norm:
-            fail(f"for {net.label}, the loss hardly changes when the weights change (its gradient is "
-                 "about 0), so the gradient check cannot pass; check loss and forward_prop")
-        layer_errors = helpers.layer_errors(analytic, numeric)
+    for net, grads, exact in zip(nets, analytic, reference_gradients()):
+        _finite(grads, "back-propagated", net.label)
+        # All zeros would be "wrong by 1 in every layer"; say what it is instead.
+        if _norm(grads) == 0.0:
+            fail(f"for {net.label}, your back-propagated gradients are all 0, but the loss does change "
+                 "with the weights; check backward_prop (dldhs[L] = loss'(f(zs[L])[0], y)) and compute_gradients")
+        layer_errors = helpers.layer_errors(grads, exact)
         errors[net.label] = layer_errors
         worst = int(np.argmax(layer_errors))
         if not layer_errors[worst] <= spec.GRADCHECK_TOL:
-            fail(f"for {net.label}, the gradients of {helpers.parameter_layer_name(worst)} disagree with finite "
-                 f"differences: relative error {layer_errors[worst]:.1e} (a correct gradient gives below "
-                 f"{spec.GRADCHECK_TOL:g})", relative_errors=errors)
+            fail(f"for {net.label}, the gradients of {helpers.parameter_layer_name(worst)} disagree with the "
+                 f"correct gradient (which finite differences give): relative error {layer_errors[worst]:.1e} "
+                 f"(a correct gradient gives below {spec.GRADCHECK_TOL:g})", relative_errors=errors)
     return {"relative_errors": errors}
 
 
@@ -79,7 +87,8 @@ def reference_losses() -> tuple[float, ...]:
 
 @check("training")
 def training(sub: Submission) -> dict:
-    """A short deterministic run of gradient descent follows the reference's loss curve."""
+    """A short deterministic run of gradient descent, stepped by the student's gradients, follows
+    the reference's loss curve (each step's loss computed here from the weights reached)."""
     x, y, Ws, bs = cases.training_run()
     _, _, losses = drive.train(sub, x, y, Ws, bs, spec.TRAINING_ETA, spec.TRAINING_EPOCHS, STUDENT)
     Es = np.array(losses, dtype=float)

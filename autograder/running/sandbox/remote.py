@@ -244,8 +244,7 @@ class RemoteSubmission:
         clock = self._timed(len(steps))
         try:
             self.arena.reset()
-            wire.send(self.sock, request, arena=self.arena if watch else None)
-            self.arena.seal()
+            wire.send(self.sock, request, arena=self.arena if watch else None)  # seals the arena
             while True:
                 message = self._recv(clock.deadline(), self._original if watch else wire._no_shared)
                 if message is TICK:
@@ -323,19 +322,22 @@ class RemoteSubmission:
         items = reply.get("items") if reply.get("op") == "results" else None
         if not isinstance(items, list) or len(items) != len(calls):
             return [self._one(call, watch) for call in calls]
-        touched = set()
+        touched = {}  # id of a grader's array the batch changed -> (that array, its contents now)
         if watch and not self.arena.untouched():
-            touched = {id(original) for offset, original in self.arena.placed.values()
-                       if not same_bytes(original, self.arena.now(offset, original.shape))}
+            for offset, original in self.arena.placed.values():
+                now = self.arena.now(offset, original.shape)
+                if not same_bytes(original, now):
+                    touched[id(original)] = (original, now)
         results = []
         for item, call in zip(items, calls):
             if not isinstance(item, dict) or "error" in item:
                 results.append(self._error(item.get("error") if isinstance(item, dict) else None,
                                            [a.name for a in call if isinstance(a, Own)]))
                 continue
-            changed = watch and (item.get("lists") is not False
-                                 or bool(touched) and any(id(leaf) in touched for leaf in leaves(list(call[1:]))))
-            results.append(Returned(self._detached(item.get("value"), watch), (0,) if changed else ()))
+            arrays = [touched[id(leaf)] for leaf in leaves(list(call[1:])) if id(leaf) in touched] if touched else []
+            changed = watch and (item.get("lists") is not False or bool(arrays))
+            results.append(Returned(self._detached(item.get("value"), watch), (0,) if changed else (),
+                                    {-1: None} if watch and item.get("lists") is not False else {}, arrays))
         return results
 
     def _detached(self, value, watch: bool):

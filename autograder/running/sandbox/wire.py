@@ -224,6 +224,10 @@ def send(sock: socket.socket, value, arena: Arena | None = None, shared: dict | 
     payload = encode(value, arena, shared)
     if len(payload) > MAX_MESSAGE:
         raise WireError(f"message of {len(payload)} bytes is over the {MAX_MESSAGE} limit")
+    if arena is not None:
+        # Before the peer can see the request: sealed after it, a change the peer made in the
+        # meantime (a busy machine can pause this process that long) would look like the original.
+        arena.seal()
     sock.sendall(_U32.pack(len(payload)) + payload)
 
 
