@@ -370,8 +370,9 @@ def gradient_check(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_g
                    eps: float = 1e-6) -> list:
     """Per layer, the relative error of your back-propagated gradients (forward_prop, then
     backward_prop given loss, then compute_gradients) against finite differences of network_loss."""
-    analytic = backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
+    # Taken before your functions run: a function that changes Ws or bs in place cannot move them.
     numeric = finite_difference_gradients(x, y, Ws, bs, f, eps)
+    analytic = backprop_gradients(x, y, Ws, bs, f, loss, forward_prop, backward_prop, compute_gradients)
     return layer_errors(analytic, numeric)
 
 

@@ -52,7 +52,7 @@ TEST_CELLS = (
              ("compute_gradients_networks", "compute_gradients_forms", "compute_gradients_hygiene"),
              "every dWs[l] and dbs[l] on networks of depth 1 to 4, shaped like Ws and bs"),
     TestCell("test_gradient_check", 4, FUNCTIONS, ("gradient_check",),
-             "your five functions together: back-propagated gradients agree with finite differences"),
+             "your five functions together: back-propagated gradients agree with the exact gradient"),
     TestCell("test_training", 4, FUNCTIONS, ("training",),
              "your five functions together: gradient descent on noisy XOR follows the reference's loss curve"),
 )

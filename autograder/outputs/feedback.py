@@ -171,7 +171,7 @@ def render(student: str, results: dict, scores: dict[str, float | None], late=No
     errors = _details(results, "gradient_check").get("relative_errors") or {}
     if errors:
         parts.append("<h2>Gradient check</h2><p>Relative error ‖a − n‖ / (‖a‖ + ‖n‖) between your "
-                     "back-propagated gradients and centred finite differences, per layer (below "
+                     "back-propagated gradients and the exact gradient of the same loss, per layer (below "
                      f"{spec.GRADCHECK_TOL:g} is right).</p><table id='gradients'><thead><tr><th>network</th>"
                      "<th>relative error per layer</th><th>diagnosis</th></tr></thead><tbody>")
         for label, layer_errors in errors.items():
