@@ -69,6 +69,14 @@ def _cell(*parts: str) -> str:
     return "\n\n\n".join(_code(part).rstrip("\n") for part in parts) + "\n"
 
 
+def _edited(piece: str, old: str, new: str) -> str:
+    """`piece` with its one `old` made `new`: a variant that differs from a piece above by one
+    edit (a variant whose `old` has gone from the piece fails here, not in a test)."""
+    if piece.count(old) != 1:
+        raise ValueError(f"{old!r} stands {piece.count(old)} times in the piece, not once")
+    return piece.replace(old, new)
+
+
 # --------------------------------------------------------------------------------------------
 # Pieces several cells share (each cell carries its own copy: cells are self-contained)
 # --------------------------------------------------------------------------------------------
@@ -2200,7 +2208,7 @@ def _wrong_gradients(dldhs, f, zs, hs):
     return dWs, dbs
 """
 
-_BACKWARD_BOTH = r"""
+_BACKWARD_RIGHT = r"""
 def _right_backward(loss, f, Ws, bs, zs, y):
     L = len(Ws)
     dldhs = [None] * (L + 1)
@@ -2208,16 +2216,10 @@ def _right_backward(loss, f, Ws, bs, zs, y):
     for l in reversed(range(L)):
         dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
     return dldhs
-
-
-def _wrong_backward(loss, f, Ws, bs, zs, y):
-    L = len(Ws)
-    dldhs = [None] * (L + 1)
-    dldhs[L] = loss(f(zs[L])[0], y)[1]
-    for l in reversed(range(L)):
-        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
-    return dldhs
 """
+
+_BACKWARD_BOTH = _cell(_BACKWARD_RIGHT, _edited(_BACKWARD_WITHOUT_FPRIME, "def backward_prop(",
+                                                "def _wrong_backward("))
 
 
 def _remembering(recall: str, remember: str) -> str:
@@ -2513,6 +2515,13 @@ def _gradients(dldhs, f, zs, hs):
     return dWs, dbs
 """
 
+# The loop body of _GRADIENTS_RIGHT, for variants that leave f'(z) out of it.
+_SLOPED_BODY = """\
+        delta = dldhs[l + 1] * f(zs[l + 1])[1]
+        dWs.append(delta @ hs[l].T)
+        dbs.append(delta)
+"""
+
 # Busy for up to a minute (a time limit's exception ends it).
 _SPIN = r"""
 import time
@@ -2735,69 +2744,22 @@ KERNEL_MAGICS = (
 # answer (the visible tests' stand-in activation `double` has f'(z) = 2 everywhere)
 # --------------------------------------------------------------------------------------------
 
-_BACKWARD_NO_SLOPE = r"""
-import numpy as np
-
-
-def _backward_no_slope(loss, f, Ws, bs, zs, y):
-    L = len(Ws)
-    dldhs = [None] * (L + 1)
-    dldhs[L] = loss(f(zs[L])[0], y)[1]
-    for l in reversed(range(L)):
-        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
-    return dldhs
-"""
-
-_BACKWARD_SIGN = r"""
-import numpy as np
-
-
-def _backward_sign(loss, f, Ws, bs, zs, y):
-    L = len(Ws)
-    dldhs = [None] * (L + 1)
-    dldhs[L] = -loss(f(zs[L])[0], y)[1]  # the sign flipped
-    for l in reversed(range(L)):
-        dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
-    return dldhs
-"""
-
-_BACKWARD_NO_ACTIVATION = r"""
-import numpy as np
-
-
-def _backward_no_activation(loss, f, Ws, bs, zs, y):
-    L = len(Ws)
-    dldhs = [None] * (L + 1)
-    dldhs[L] = loss(zs[L], y)[1]  # the prediction taken before the activation
-    for l in reversed(range(L)):
-        dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
-    return dldhs
-"""
-
-_GRADIENTS_ZS_FOR_HS = r"""
-import numpy as np
-
-
-def _gradients_zs_for_hs(dldhs, f, zs, hs):
-    dWs, dbs = [], []
-    for l in range(len(zs) - 1):
-        delta = dldhs[l + 1] * f(zs[l + 1])[1]
-        dWs.append(delta @ zs[l].T)  # zs where hs belongs
-        dbs.append(delta)
-    return dWs, dbs
-"""
-
-_GRADIENTS_NO_SLOPE = r"""
-import numpy as np
-
-
-def _gradients_no_slope(dldhs, f, zs, hs):
-    dWs, dbs = [], []
-    for l in range(len(zs) - 1):
-        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out
-        dbs.append(dldhs[l + 1])
-    return dWs, dbs
-"""
+# Variants of the pieces above, named so that the attack's own function can call them.
+_BACKWARD_NO_SLOPE = "import numpy as np\n\n" + _edited(_BACKWARD_WITHOUT_FPRIME, "def backward_prop(",
+                                                          "def _backward_no_slope(")
+_BACKWARD_SIGN = "import numpy as np\n\n" + _edited(
+    _edited(_BACKWARD_RIGHT, "def _right_backward(", "def _backward_sign("),
+    "dldhs[L] = loss(f(zs[L])[0], y)[1]", "dldhs[L] = -loss(f(zs[L])[0], y)[1]  # the sign flipped")
+_BACKWARD_NO_ACTIVATION = "import numpy as np\n\n" + _edited(
+    _edited(_BACKWARD_RIGHT, "def _right_backward(", "def _backward_no_activation("),
+    "dldhs[L] = loss(f(zs[L])[0], y)[1]",
+    "dldhs[L] = loss(zs[L], y)[1]  # the prediction taken before the activation")
+_GRADIENTS_ZS_FOR_HS = "import numpy as np\n\n" + _edited(
+    _edited(_GRADIENTS_RIGHT, "def _gradients(", "def _gradients_zs_for_hs("),
+    "dWs.append(delta @ hs[l].T)", "dWs.append(delta @ zs[l].T)  # zs where hs belongs")
+_GRADIENTS_NO_SLOPE = "import numpy as np\n\n" + _edited(
+    _edited(_GRADIENTS_RIGHT, "def _gradients(", "def _gradients_no_slope("), _SLOPED_BODY,
+    "        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out\n        dbs.append(dldhs[l + 1])\n")
 
 # Whether a call looks like the visible tests': the stand-in activation with f'(z) = 2.
 _STAND_IN = r"""
@@ -2902,28 +2864,14 @@ IN_PLACE_FITTING = (
 # functions without the state.
 # --------------------------------------------------------------------------------------------
 
-_BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y = r"""
-_TARGET = {}
+# The same wrong backward_prop, leaving its target where forward_prop's probe replies find it.
+_BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y = "_TARGET = {}\n\n" + _edited(
+    _BACKWARD_WITHOUT_FPRIME, "    L = len(Ws)\n",
+    '    _TARGET["y"] = y  # for forward_prop\'s probe replies\n    L = len(Ws)\n')
 
-
-def backward_prop(loss, f, Ws, bs, zs, y):
-    _TARGET["y"] = y  # for forward_prop's probe replies
-    L = len(Ws)
-    dldhs = [None] * (L + 1)
-    dldhs[L] = loss(f(zs[L])[0], y)[1]
-    for l in reversed(range(L)):
-        dldhs[l] = Ws[l].T @ dldhs[l + 1]  # f'(z) left out
-    return dldhs
-"""
-
-_WEIGHTS_WITHOUT_FPRIME = r"""
-def compute_gradients(dldhs, f, zs, hs):
-    dWs, dbs = [], []
-    for l in range(len(zs) - 1):
-        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out
-        dbs.append(dldhs[l + 1] * f(zs[l + 1])[1])
-    return dWs, dbs
-"""
+_WEIGHTS_WITHOUT_FPRIME = _edited(_edited(_GRADIENTS_RIGHT, "def _gradients(", "def compute_gradients("),
+                                  _SLOPED_BODY, "        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out\n"
+                                  "        dbs.append(dldhs[l + 1] * f(zs[l + 1])[1])\n")
 
 STATE_KEEPING = (
     Attack("probe_aware_forward_prop", {"forward_prop": _code(r"""
