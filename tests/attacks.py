@@ -69,7 +69,7 @@ def _cell(*parts: str) -> str:
     return "\n\n\n".join(_code(part).rstrip("\n") for part in parts) + "\n"
 
 
-def _edited(piece: str, old: str, new: str) -> str:
+def edited(piece: str, old: str, new: str) -> str:
     """`piece` with its one `old` made `new`: a variant that differs from a piece above by one
     edit (a variant whose `old` has gone from the piece fails here, not in a test)."""
     if piece.count(old) != 1:
@@ -2208,8 +2208,9 @@ def _wrong_gradients(dldhs, f, zs, hs):
     return dWs, dbs
 """
 
-_BACKWARD_RIGHT = r"""
-def _right_backward(loss, f, Ws, bs, zs, y):
+# A right backward_prop, for the pieces (here and in tests/submissions.py) one edit away from it.
+BACKWARD_PROP = r"""
+def backward_prop(loss, f, Ws, bs, zs, y):
     L = len(Ws)
     dldhs = [None] * (L + 1)
     dldhs[L] = loss(f(zs[L])[0], y)[1]
@@ -2218,7 +2219,9 @@ def _right_backward(loss, f, Ws, bs, zs, y):
     return dldhs
 """
 
-_BACKWARD_BOTH = _cell(_BACKWARD_RIGHT, _edited(_BACKWARD_WITHOUT_FPRIME, "def backward_prop(",
+_BACKWARD_RIGHT = edited(BACKWARD_PROP, "def backward_prop(", "def _right_backward(")
+
+_BACKWARD_BOTH = _cell(_BACKWARD_RIGHT, edited(_BACKWARD_WITHOUT_FPRIME, "def backward_prop(",
                                                 "def _wrong_backward("))
 
 
@@ -2745,20 +2748,20 @@ KERNEL_MAGICS = (
 # --------------------------------------------------------------------------------------------
 
 # Variants of the pieces above, named so that the attack's own function can call them.
-_BACKWARD_NO_SLOPE = "import numpy as np\n\n" + _edited(_BACKWARD_WITHOUT_FPRIME, "def backward_prop(",
+_BACKWARD_NO_SLOPE = "import numpy as np\n\n" + edited(_BACKWARD_WITHOUT_FPRIME, "def backward_prop(",
                                                           "def _backward_no_slope(")
-_BACKWARD_SIGN = "import numpy as np\n\n" + _edited(
-    _edited(_BACKWARD_RIGHT, "def _right_backward(", "def _backward_sign("),
+_BACKWARD_SIGN = "import numpy as np\n\n" + edited(
+    edited(_BACKWARD_RIGHT, "def _right_backward(", "def _backward_sign("),
     "dldhs[L] = loss(f(zs[L])[0], y)[1]", "dldhs[L] = -loss(f(zs[L])[0], y)[1]  # the sign flipped")
-_BACKWARD_NO_ACTIVATION = "import numpy as np\n\n" + _edited(
-    _edited(_BACKWARD_RIGHT, "def _right_backward(", "def _backward_no_activation("),
+_BACKWARD_NO_ACTIVATION = "import numpy as np\n\n" + edited(
+    edited(_BACKWARD_RIGHT, "def _right_backward(", "def _backward_no_activation("),
     "dldhs[L] = loss(f(zs[L])[0], y)[1]",
     "dldhs[L] = loss(zs[L], y)[1]  # the prediction taken before the activation")
-_GRADIENTS_ZS_FOR_HS = "import numpy as np\n\n" + _edited(
-    _edited(_GRADIENTS_RIGHT, "def _gradients(", "def _gradients_zs_for_hs("),
+_GRADIENTS_ZS_FOR_HS = "import numpy as np\n\n" + edited(
+    edited(_GRADIENTS_RIGHT, "def _gradients(", "def _gradients_zs_for_hs("),
     "dWs.append(delta @ hs[l].T)", "dWs.append(delta @ zs[l].T)  # zs where hs belongs")
-_GRADIENTS_NO_SLOPE = "import numpy as np\n\n" + _edited(
-    _edited(_GRADIENTS_RIGHT, "def _gradients(", "def _gradients_no_slope("), _SLOPED_BODY,
+_GRADIENTS_NO_SLOPE = "import numpy as np\n\n" + edited(
+    edited(_GRADIENTS_RIGHT, "def _gradients(", "def _gradients_no_slope("), _SLOPED_BODY,
     "        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out\n        dbs.append(dldhs[l + 1])\n")
 
 # Whether a call looks like the visible tests': the stand-in activation with f'(z) = 2.
@@ -2865,11 +2868,11 @@ IN_PLACE_FITTING = (
 # --------------------------------------------------------------------------------------------
 
 # The same wrong backward_prop, leaving its target where forward_prop's probe replies find it.
-_BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y = "_TARGET = {}\n\n" + _edited(
+_BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y = "_TARGET = {}\n\n" + edited(
     _BACKWARD_WITHOUT_FPRIME, "    L = len(Ws)\n",
     '    _TARGET["y"] = y  # for forward_prop\'s probe replies\n    L = len(Ws)\n')
 
-_WEIGHTS_WITHOUT_FPRIME = _edited(_edited(_GRADIENTS_RIGHT, "def _gradients(", "def compute_gradients("),
+_WEIGHTS_WITHOUT_FPRIME = edited(edited(_GRADIENTS_RIGHT, "def _gradients(", "def compute_gradients("),
                                   _SLOPED_BODY, "        dWs.append(dldhs[l + 1] @ hs[l].T)  # f'(z) left out\n"
                                   "        dbs.append(dldhs[l + 1] * f(zs[l + 1])[1])\n")
 

@@ -14,6 +14,9 @@ f(zs[L])[0].
 import textwrap
 from dataclasses import dataclass
 
+from tests import attacks
+from tests.attacks import edited
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -467,30 +470,21 @@ COMPUTE_GRADIENTS_MUTANTS = (
         """), "Walks the layers top-down and appends, so the lists come out in reverse order."),
 )
 
+# A right backward_prop (from tests/attacks.py), for the mutants one edit away from it, and the
+# line of its loop that such mutants replace.
+BACKWARD_PROP = _code(attacks.BACKWARD_PROP)
+BACKWARD_STEP = "        dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])\n"
+
 # Wrong only for one input form the docstrings promise (spec.INPUT_FORMS): right on columns.
 FORM_MUTANTS = (
-    Mutant("backward_prop_reshapes_y", "backward_prop", _code("""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            L = len(Ws)
-            y = y.reshape(-1, 1)
-            dldhs = [None] * (L + 1)
-            dldhs[L] = loss(f(zs[L])[0], y)[1]
-            for l in reversed(range(L)):
-                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
-            return dldhs
-        """), "Reshapes the target with y.reshape(-1, 1): fails when y is a float, as the docstring allows."),
-    Mutant("backward_prop_reshapes_array_y", "backward_prop", _code("""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            L = len(Ws)
-            yhat = f(zs[L])[0]
-            if not isinstance(y, float):
-                y = np.reshape(y, yhat.shape)
-            dldhs = [None] * (L + 1)
-            dldhs[L] = loss(yhat, y)[1]
-            for l in reversed(range(L)):
-                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
-            return dldhs
-        """), "Reshapes an array target to the prediction's shape: a 0-d y cannot fill several outputs."),
+    Mutant("backward_prop_reshapes_y", "backward_prop", edited(
+        BACKWARD_PROP, "    L = len(Ws)\n", "    L = len(Ws)\n    y = y.reshape(-1, 1)\n"),
+        "Reshapes the target with y.reshape(-1, 1): fails when y is a float, as the docstring allows."),
+    Mutant("backward_prop_reshapes_array_y", "backward_prop", edited(edited(
+        BACKWARD_PROP, "    L = len(Ws)\n", "    L = len(Ws)\n    yhat = f(zs[L])[0]\n"
+                       "    if not isinstance(y, float):\n        y = np.reshape(y, yhat.shape)\n"),
+        "loss(f(zs[L])[0], y)", "loss(yhat, y)"),
+        "Reshapes an array target to the prediction's shape: a 0-d y cannot fill several outputs."),
     Mutant("sigmoid_loops_over_rows", "sigmoid", _code("""
         def sigmoid(z):
             if isinstance(z, float):

@@ -9,15 +9,16 @@ wrong for one promised input form only, and backward_prop variants that change t
 
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
 from autograder.course import course
 from autograder.course.submissions import expected_scores, fill, reference_answers
 from autograder.homework import spec
-from tests.attacks import STATE_KEEPING
+from tests.attacks import STATE_KEEPING, edited
 from tests.conftest import kit_grade, released_course
-from tests.submissions import FORM_MUTANTS, MUTANTS, Mutant, _code
+from tests.submissions import BACKWARD_PROP, BACKWARD_STEP, FORM_MUTANTS, MUTANTS, Mutant, _code
 
 PURE_PYTHON = {
     "loss": _code("""
@@ -63,21 +64,15 @@ PURE_PYTHON = {
                 hs.append(f(z)[0])
             return hs, zs
         """),
-    "backward_prop": _code("""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            L = len(Ws)
-            dldhs = [None] * (L + 1)
-            dldhs[L] = loss(f(zs[L])[0], y)[1]
-            for l in reversed(range(L)):
-                W, below = Ws[l], np.zeros((Ws[l].shape[1], 1))
-                d = f(zs[l + 1])[1]
-                for i in range(W.shape[0]):
-                    m = float(dldhs[l + 1][i, 0]) * float(d[i, 0])
-                    for j in range(W.shape[1]):
-                        below[j, 0] += m * float(W[i, j])
-                dldhs[l] = below
-            return dldhs
-        """),
+    "backward_prop": edited(BACKWARD_PROP, BACKWARD_STEP, textwrap.indent(textwrap.dedent("""\
+        W, below = Ws[l], np.zeros((Ws[l].shape[1], 1))
+        d = f(zs[l + 1])[1]
+        for i in range(W.shape[0]):
+            m = float(dldhs[l + 1][i, 0]) * float(d[i, 0])
+            for j in range(W.shape[1]):
+                below[j, 0] += m * float(W[i, j])
+        dldhs[l] = below
+        """), "        ")),
     "compute_gradients": _code("""
         def compute_gradients(dldhs, f, zs, hs):
             dWs, dbs = [], []
@@ -99,28 +94,14 @@ PURE_PYTHON = {
 # backward_prop that change the caller's zs in place: in a kernel, compute_gradients then sees
 # the change. Graded through many staged calls, their verdicts once depended on the load.
 IN_PLACE = (
-    Mutant("backward_prop_deltas_into_zs", "backward_prop", _code("""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            L = len(Ws)
-            dldhs = [None] * (L + 1)
-            dldhs[L] = loss(f(zs[L])[0], y)[1]
-            for l in reversed(range(L)):
-                delta = dldhs[l + 1] * f(zs[l + 1])[1]
-                dldhs[l] = Ws[l].T @ delta
-                zs[l + 1][...] = delta  # keeps the deltas where the pre-activations were
-            return dldhs
-        """), "Right dldhs, but overwrites the caller's zs with the deltas."),
-    Mutant("backward_prop_halves_zs", "backward_prop", _code("""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            L = len(Ws)
-            dldhs = [None] * (L + 1)
-            dldhs[L] = loss(f(zs[L])[0], y)[1]
-            for l in reversed(range(L)):
-                dldhs[l] = Ws[l].T @ (dldhs[l + 1] * f(zs[l + 1])[1])
-            for z in zs[1:]:
-                z *= 0.5
-            return dldhs
-        """), "Right dldhs, then halves the caller's zs in place."),
+    Mutant("backward_prop_deltas_into_zs", "backward_prop", edited(
+        BACKWARD_PROP, BACKWARD_STEP,
+        "        delta = dldhs[l + 1] * f(zs[l + 1])[1]\n        dldhs[l] = Ws[l].T @ delta\n"
+        "        zs[l + 1][...] = delta  # keeps the deltas where the pre-activations were\n"),
+        "Right dldhs, but overwrites the caller's zs with the deltas."),
+    Mutant("backward_prop_halves_zs", "backward_prop", edited(
+        BACKWARD_PROP, "    return dldhs\n", "    for z in zs[1:]:\n        z *= 0.5\n    return dldhs\n"),
+        "Right dldhs, then halves the caller's zs in place."),
 )
 
 
