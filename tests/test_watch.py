@@ -3,7 +3,6 @@ nbgrader's real exchange. Students run the real `nbgrader submit` and `nbgrader 
 each with their own HOME (as on a hub); the service runs as its own process, is stopped with
 SIGTERM (and must exit 0) and, in the burst, killed with SIGKILL and started again."""
 
-import os
 import re
 import secrets
 import shutil
@@ -22,11 +21,9 @@ from autograder.course.submissions import fill, reference_answers
 from autograder.homework import spec
 from autograder.service import exchange, pages
 from tests.conftest import kit_grade, released_course
-from tests.submissions import MUTANTS
+from tests.test_exchange import OVERWRITE, nbgrader
 
-NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 COURSE_ID = "backprop-kit"
-OVERWRITE = next(m for m in MUTANTS if m.name == "backward_prop_overwrites_sum")
 WRONG = {**reference_answers(), OVERWRITE.function: OVERWRITE.source}
 LIMIT = 2
 
@@ -39,16 +36,6 @@ def until(what, seconds: float = 60.0, every: float = 0.1):
             return value
         time.sleep(every)
     raise AssertionError(f"still waiting after {seconds} s for {what.__doc__ or what}")
-
-
-def nbgrader(cwd: Path, *args: str, home: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    if home:
-        env["HOME"] = str(home)
-        env.pop("JUPYTER_DATA_DIR", None)
-    result = subprocess.run([NBGRADER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
-    return result
 
 
 class Service:
