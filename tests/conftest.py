@@ -188,6 +188,21 @@ def kit_grade(root: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+def grade_three_ways(root: Path, *kit_args: str) -> dict[str, dict[str, dict[str, float | None]]]:
+    """path -> student -> grade_id -> score for the course at root, graded by stock in-kernel
+    `nbgrader autograde` ("stock"), `nbgrader autograde` routed through the kit ("routed") and the
+    kit's grader with --force and kit_args ("kit"), in that order (each overwrites the last)."""
+    scores = {}
+    for path, stock in (("stock", True), ("routed", False)):
+        # nbgrader exits 1 when a notebook could not be processed: the scores say which.
+        assert course.autograde(root, stock=stock) in (0, 1), path
+        scores[path] = course.read_scores(root)
+    result = kit_grade(root, "--force", *kit_args)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    scores["kit"] = course.read_scores(root)
+    return scores
+
+
 @pytest.fixture(scope="session")
 def kit_graded(graded):
     """The nbgrader-graded courses of conftest, graded again by the kit (scores read before and after)."""

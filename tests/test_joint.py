@@ -17,7 +17,7 @@ from autograder.course import course
 from autograder.course.submissions import expected_scores, fill, reference_answers
 from autograder.homework import spec
 from tests.attacks import STATE_KEEPING, edited
-from tests.conftest import kit_grade, released_course
+from tests.conftest import grade_three_ways, kit_grade, released_course
 from tests.submissions import BACKWARD_PROP, BACKWARD_STEP, FORM_MUTANTS, MUTANTS, Mutant, _code
 
 PURE_PYTHON = {
@@ -128,14 +128,7 @@ def paths(tmp_path_factory):
     root, release = released_course(tmp_path_factory.mktemp("joint") / "course")
     for student, answers in _students().items():
         course.submit(root, student, fill(release, answers))
-    out = {}
-    course.autograde(root, stock=True)
-    out["stock"] = course.read_scores(root)
-    course.autograde(root, stock=False)
-    out["routed"] = course.read_scores(root)
-    result = kit_grade(root, "--force")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    out["kit"] = course.read_scores(root)
+    out = grade_three_ways(root)
     busy = _busy(300.0)
     try:
         result = kit_grade(root, "--force")

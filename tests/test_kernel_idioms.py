@@ -14,7 +14,7 @@ from autograder.course import course
 from autograder.course.submissions import expected_scores, fill, reference_answers
 from autograder.running.sandbox.launch import Limits, Pool, bubblewrap
 from autograder.running.sandbox.remote import RemoteSubmission
-from tests.conftest import kit_grade, released_course
+from tests.conftest import grade_three_ways, released_course
 
 SIGMOID_HEADER = """%matplotlib inline
 %load_ext autoreload
@@ -87,15 +87,7 @@ def three_paths(tmp_path_factory):
     for student, (answers, _) in BROKEN.items():
         changed = {name: text.format(**reference) for name, text in answers.items()}
         course.submit(root, student, fill(release, {**reference, **changed}))
-    scores = {}
-    assert course.autograde(root, stock=True) in (0, 1)
-    scores["stock"] = course.read_scores(root)
-    assert course.autograde(root, stock=False) in (0, 1)
-    scores["routed"] = course.read_scores(root)
-    result = kit_grade(root, "--force")
-    assert result.returncode == 0, result.stdout + result.stderr
-    scores["kit"] = course.read_scores(root)
-    return scores
+    return grade_three_ways(root)
 
 
 def test_kernel_idioms_get_full_marks_on_every_path(three_paths):

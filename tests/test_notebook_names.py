@@ -14,7 +14,7 @@ from autograder.course import course
 from autograder.course.submissions import expected_scores, fill, reference_answers
 from autograder.homework import spec
 from tests.attacks import IN_PLACE_FITTING
-from tests.conftest import kit_grade, released_course
+from tests.conftest import grade_three_ways, released_course
 
 REFERENCE = reference_answers()
 
@@ -63,15 +63,7 @@ def graded(tmp_path_factory) -> dict[str, dict[str, dict[str, float]]]:
         students[f"twin_{attack.name}"] = {**REFERENCE, **attack.twin}
     for student, answers in students.items():
         course.submit(root, student, fill(release, answers))
-    scores = {}
-    course.autograde(root, stock=True)
-    scores["stock"] = course.read_scores(root)
-    course.autograde(root, stock=False)
-    scores["routed"] = course.read_scores(root)
-    result = kit_grade(root, "--force", "--sandbox", "bwrap")
-    assert result.returncode == 0, result.stderr[-3000:]
-    scores["kit"] = course.read_scores(root)
-    return scores
+    return grade_three_ways(root, "--sandbox", "bwrap")
 
 
 @pytest.mark.parametrize("path", PATHS)
