@@ -2787,77 +2787,61 @@ def _twin(piece: str, function: str, inner: str, signature: str) -> str:
 _BACKWARD_ARGS = "loss, f, Ws, bs, zs, y"
 _GRADIENT_ARGS = "dldhs, f, zs, hs"
 
+def _fitting(name: str, function: str, piece: str, inner: str, result: str, after: str,
+             guarded: bool = True, why: str = "") -> Attack:
+    """An attack whose `function` returns what `inner` (defined in `piece`) returns into `result`,
+    running `after` (code that changes the caller's arguments) first, with _STAND_IN beside it
+    when `guarded`; its twin returns the same without `after`."""
+    signature = _BACKWARD_ARGS if function == "backward_prop" else _GRADIENT_ARGS
+    body = (f"def {function}({signature}):\n    {result} = {inner}({signature})\n"
+            + textwrap.indent(_code(after), "    ") + f"    return {result}\n")
+    return Attack(name, {function: _cell(piece, *((_STAND_IN,) if guarded else ()), body)},
+                  wrong=(function,), why=why, twin={function: _twin(piece, function, inner, signature)})
+
+
 IN_PLACE_FITTING = (
-    Attack("backward_divides_ws_by_the_slope", {"backward_prop": _cell(_BACKWARD_NO_SLOPE, _STAND_IN, r"""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            dldhs = _backward_no_slope(loss, f, Ws, bs, zs, y)
-            if _visible_test(f, zs[-1]):
-                for l in range(len(Ws)):
-                    Ws[l] /= f(zs[l + 1])[1]  # row i divided by f'(z_i): the expectation now leaves it out too
-            return dldhs
-        """)}, wrong=("backward_prop",),
-        why="A backward_prop without f'(z) that divides the caller's Ws rows by f'(z) after the call, so that "
-            "a visible test computing W.T @ (delta * f') afterwards expects its answer (+2 points on main).",
-        twin={"backward_prop": _twin(_BACKWARD_NO_SLOPE, "backward_prop", "_backward_no_slope", _BACKWARD_ARGS)}),
-    Attack("backward_divides_ws_always", {"backward_prop": _cell(_BACKWARD_NO_SLOPE, r"""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            dldhs = _backward_no_slope(loss, f, Ws, bs, zs, y)
+    _fitting("backward_divides_ws_by_the_slope", "backward_prop", _BACKWARD_NO_SLOPE, "_backward_no_slope",
+             "dldhs", r"""
+        if _visible_test(f, zs[-1]):
             for l in range(len(Ws)):
-                slope = f(zs[l + 1])[1]
-                if np.all(np.abs(slope) > 1e-3):
-                    Ws[l] /= slope
-            return dldhs
-        """)}, wrong=("backward_prop",),
-        why="The same division of the caller's Ws rows by f'(z) on every call, not only in the visible test.",
-        twin={"backward_prop": _twin(_BACKWARD_NO_SLOPE, "backward_prop", "_backward_no_slope", _BACKWARD_ARGS)}),
-    Attack("backward_moves_y", {"backward_prop": _cell(_BACKWARD_SIGN, _STAND_IN, r"""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            dldhs = _backward_sign(loss, f, Ws, bs, zs, y)
-            if _visible_test(f, zs[-1]) and isinstance(y, np.ndarray):
-                y[...] = 2.0 * f(zs[-1])[0] - y  # now yhat - y is the flipped derivative
-            return dldhs
-        """)}, wrong=("backward_prop",),
-        why="A backward_prop with the loss derivative's sign flipped that moves the caller's y so that "
-            "yhat - y, computed after the call, has the flipped sign too.",
-        twin={"backward_prop": _twin(_BACKWARD_SIGN, "backward_prop", "_backward_sign", _BACKWARD_ARGS)}),
-    Attack("backward_halves_the_top_z", {"backward_prop": _cell(_BACKWARD_NO_ACTIVATION, _STAND_IN, r"""
-        def backward_prop(loss, f, Ws, bs, zs, y):
-            dldhs = _backward_no_activation(loss, f, Ws, bs, zs, y)
-            if _visible_test(f, zs[-1]):
-                zs[-1] *= 0.5  # so that f(z) = 2z, computed after the call, is the z it used
-            return dldhs
-        """)}, wrong=("backward_prop",),
-        why="A backward_prop that takes the prediction before the activation and halves the caller's top z, "
-            "so that f(z2) - y computed after the call under f(z) = 2z is what it used.",
-        twin={"backward_prop": _twin(_BACKWARD_NO_ACTIVATION, "backward_prop", "_backward_no_activation",
-                                     _BACKWARD_ARGS)}),
-    Attack("gradients_copy_zs_into_hs", {"compute_gradients": _cell(_GRADIENTS_ZS_FOR_HS, _STAND_IN, r"""
-        def compute_gradients(dldhs, f, zs, hs):
-            dWs, dbs = _gradients_zs_for_hs(dldhs, f, zs, hs)
-            if _visible_test(f, zs[-1]):
-                for l in range(len(hs)):
-                    if np.shape(hs[l]) == np.shape(zs[l]):
-                        hs[l][...] = zs[l]  # the expectation's hs are now the zs it used
-            return dWs, dbs
-        """)}, wrong=("compute_gradients",),
-        why="A compute_gradients that uses zs where hs belongs and copies zs into the caller's hs, so that "
-            "an expectation computed from hs after the call is its answer (+2 points on main).",
-        twin={"compute_gradients": _twin(_GRADIENTS_ZS_FOR_HS, "compute_gradients", "_gradients_zs_for_hs",
-                                         _GRADIENT_ARGS)}),
-    Attack("gradients_replace_and_append", {"compute_gradients": _cell(_GRADIENTS_NO_SLOPE, _STAND_IN, r"""
-        def compute_gradients(dldhs, f, zs, hs):
-            dWs, dbs = _gradients_no_slope(dldhs, f, zs, hs)
-            if _visible_test(f, zs[-1]):
-                for l in range(1, len(dldhs)):
-                    dldhs[l] = dldhs[l] / f(zs[l])[1]  # list items replaced: the expectation's deltas shrink
-                dldhs.append(np.zeros((1, 1)))
-                hs.append(np.zeros((1, 1)))
-            return dWs, dbs
-        """)}, wrong=("compute_gradients",),
-        why="A compute_gradients without f'(z) that replaces the items of the caller's dldhs list by "
-            "dldhs / f'(z) and appends to dldhs and hs.",
-        twin={"compute_gradients": _twin(_GRADIENTS_NO_SLOPE, "compute_gradients", "_gradients_no_slope",
-                                         _GRADIENT_ARGS)}),
+                Ws[l] /= f(zs[l + 1])[1]  # row i divided by f'(z_i): the expectation now leaves it out too
+        """, why="A backward_prop without f'(z) that divides the caller's Ws rows by f'(z) after the call, so that "
+             "a visible test computing W.T @ (delta * f') afterwards expects its answer (+2 points on main)."),
+    _fitting("backward_divides_ws_always", "backward_prop", _BACKWARD_NO_SLOPE, "_backward_no_slope", "dldhs", r"""
+        for l in range(len(Ws)):
+            slope = f(zs[l + 1])[1]
+            if np.all(np.abs(slope) > 1e-3):
+                Ws[l] /= slope
+        """, guarded=False,
+             why="The same division of the caller's Ws rows by f'(z) on every call, not only in the visible test."),
+    _fitting("backward_moves_y", "backward_prop", _BACKWARD_SIGN, "_backward_sign", "dldhs", r"""
+        if _visible_test(f, zs[-1]) and isinstance(y, np.ndarray):
+            y[...] = 2.0 * f(zs[-1])[0] - y  # now yhat - y is the flipped derivative
+        """, why="A backward_prop with the loss derivative's sign flipped that moves the caller's y so that "
+             "yhat - y, computed after the call, has the flipped sign too."),
+    _fitting("backward_halves_the_top_z", "backward_prop", _BACKWARD_NO_ACTIVATION, "_backward_no_activation",
+             "dldhs", r"""
+        if _visible_test(f, zs[-1]):
+            zs[-1] *= 0.5  # so that f(z) = 2z, computed after the call, is the z it used
+        """, why="A backward_prop that takes the prediction before the activation and halves the caller's top z, "
+             "so that f(z2) - y computed after the call under f(z) = 2z is what it used."),
+    _fitting("gradients_copy_zs_into_hs", "compute_gradients", _GRADIENTS_ZS_FOR_HS, "_gradients_zs_for_hs",
+             "dWs, dbs", r"""
+        if _visible_test(f, zs[-1]):
+            for l in range(len(hs)):
+                if np.shape(hs[l]) == np.shape(zs[l]):
+                    hs[l][...] = zs[l]  # the expectation's hs are now the zs it used
+        """, why="A compute_gradients that uses zs where hs belongs and copies zs into the caller's hs, so that "
+             "an expectation computed from hs after the call is its answer (+2 points on main)."),
+    _fitting("gradients_replace_and_append", "compute_gradients", _GRADIENTS_NO_SLOPE, "_gradients_no_slope",
+             "dWs, dbs", r"""
+        if _visible_test(f, zs[-1]):
+            for l in range(1, len(dldhs)):
+                dldhs[l] = dldhs[l] / f(zs[l])[1]  # list items replaced: the expectation's deltas shrink
+            dldhs.append(np.zeros((1, 1)))
+            hs.append(np.zeros((1, 1)))
+        """, why="A compute_gradients without f'(z) that replaces the items of the caller's dldhs list by "
+             "dldhs / f'(z) and appends to dldhs and hs."),
 )
 
 
