@@ -2851,6 +2851,17 @@ IN_PLACE_FITTING = (
 # functions without the state.
 # --------------------------------------------------------------------------------------------
 
+# A right forward_prop, for the pieces one edit away from it.
+FORWARD_PROP = r"""
+def forward_prop(x, f, Ws, bs):
+    hs, zs = [x], [np.zeros_like(x, dtype=float)]
+    for W, b in zip(Ws, bs):
+        z = W @ hs[-1] + b
+        zs.append(z)
+        hs.append(f(z)[0])
+    return hs, zs
+"""
+
 # The same wrong backward_prop, leaving its target where forward_prop's probe replies find it.
 _BACKWARD_WITHOUT_FPRIME_REMEMBERS_Y = "_TARGET = {}\n\n" + edited(
     _BACKWARD_WITHOUT_FPRIME, "    L = len(Ws)\n",
@@ -2861,7 +2872,7 @@ _WEIGHTS_WITHOUT_FPRIME = edited(edited(_GRADIENTS_RIGHT, "def _gradients(", "de
                                   "        dbs.append(dldhs[l + 1] * f(zs[l + 1])[1])\n")
 
 STATE_KEEPING = (
-    Attack("probe_aware_forward_prop", {"forward_prop": _code(r"""
+    Attack("probe_aware_forward_prop", {"forward_prop": _cell(r"""
         import numpy as np
 
         _SEEN = {}
@@ -2869,17 +2880,7 @@ STATE_KEEPING = (
 
         def _flat(Ws, bs):
             return np.concatenate([np.ravel(p) for p in list(Ws) + list(bs)])
-
-
-        def _plain(x, f, Ws, bs):
-            hs, zs = [x], [np.zeros_like(x, dtype=float)]
-            for W, b in zip(Ws, bs):
-                z = W @ hs[-1] + b
-                zs.append(z)
-                hs.append(f(z)[0])
-            return hs, zs
-
-
+        """, edited(FORWARD_PROP, "def forward_prop(", "def _plain("), r"""
         def forward_prop(x, f, Ws, bs):
             hs, zs = _plain(x, f, Ws, bs)
             now, base = _flat(Ws, bs), _SEEN.get("net")

@@ -244,17 +244,8 @@ FORWARD_PROP_MUTANTS = (
                 hs.append(f(z)[0])
             return hs, zs
         """), "Multiplies by W transposed, mixing up the (n_{l+1}, n_l) convention."),
-    Mutant("forward_prop_returns_zs_hs", "forward_prop", _code("""
-        import numpy as np
-
-        def forward_prop(x, f, Ws, bs):
-            hs, zs = [x], [np.zeros_like(x, dtype=float)]
-            for W, b in zip(Ws, bs):
-                z = W @ hs[-1] + b
-                zs.append(z)
-                hs.append(f(z)[0])
-            return zs, hs
-        """), "Returns (zs, hs) instead of (hs, zs)."),
+    Mutant("forward_prop_returns_zs_hs", "forward_prop", _code("import numpy as np\n" + edited(
+        attacks.FORWARD_PROP, "return hs, zs", "return zs, hs")), "Returns (zs, hs) instead of (hs, zs)."),
     Mutant("forward_prop_pops_layers", "forward_prop", _code("""
         import numpy as np
 
