@@ -34,9 +34,11 @@ def end_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
+def _start(parent: int, source_text: str, limits: Limits, sandbox: str, own_group: bool = False) -> None:
     global _args
     end_with(parent)  # first: a sandbox started later dies with this process (bubblewrap's --die-with-parent)
+    if own_group:  # before the zygote starts, so that its sandbox is in the new group too
+        os.setpgrp()
     warnings.filterwarnings("ignore", message="bubblewrap is not installed")  # the coordinator said so
     _args = (source_text, limits, sandbox)
     from .sandbox_per_process import zygote
@@ -51,15 +53,18 @@ def _ready() -> None:
     """Nothing: submitted once per worker to have the pool fork its workers now."""
 
 
-def start_pool(source_text: str, limits: Limits, sandbox: str, workers: int) -> ProcessPoolExecutor:
+def start_pool(source_text: str, limits: Limits, sandbox: str, workers: int,
+               own_group: bool = False) -> ProcessPoolExecutor:
     """The worker processes, forked now, each starting its zygote; graded_in_processes grades in them.
+    own_group: the workers and their sandboxes in a process group of their own (a terminal's Ctrl-C
+    then reaches the parent alone).
 
     Forked before the coordinator imports nbgrader's gradebook: the workers stay small and their
     sandboxes start on the other core while the coordinator reads.
     """
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                               initargs=(os.getpid(), source_text, limits, sandbox))
+                               initargs=(os.getpid(), source_text, limits, sandbox, own_group))
     pool.submit(_ready)  # with fork, the first submit forks every worker at once
     return pool
 

@@ -10,25 +10,11 @@ would otherwise score it as broken. They still end with the service however it e
 (PR_SET_PDEATHSIG, as the batch grader's workers).
 """
 
-import os
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
+from ..grading import workers
 from ..running.sandbox.launch import Limits
-
-
-def _start(parent: int, source_text: str, limits: Limits, sandbox: str) -> None:
-    """A pool worker: set up as the batch grader's workers are, then start its zygote now."""
-    from ..grading import workers
-    from ..grading.sandbox_per_process import zygote
-
-    workers._start(parent, source_text, limits, sandbox)
-    os.setpgrp()
-    zygote(sandbox, limits)
-
-
-def _ready() -> int:
-    return os.getpid()
 
 
 class Graders:
@@ -40,15 +26,10 @@ class Graders:
         self.start()
 
     def start(self) -> None:
-        import multiprocessing
-
-        self.pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"),
-                                        initializer=_start, initargs=(os.getpid(), *self.args))
-        self.pool.submit(_ready).result()  # fork starts every worker at once: all warm from here
+        self.pool = workers.start_pool(*self.args, self.count, own_group=True)
+        self.pool.submit(workers._ready).result()  # every worker forked and warm from here
 
     def submit(self, student: str, folder: Path) -> Future:
-        from ..grading import workers
-
         return self.pool.submit(workers._grade, student, str(folder))
 
     def restart(self) -> None:
