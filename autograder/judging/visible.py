@@ -11,6 +11,7 @@ defined), as in a kernel.
 
 import builtins
 import contextlib
+import functools
 import re
 import types
 
@@ -155,13 +156,20 @@ def namespace(sub: Submission) -> dict:
     return ns
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(code: str, label: str) -> types.CodeType:
+    """A visible cell's code object: the source notebook's test cells are the same for every
+    submission, and a code object is immutable, so each is compiled once per process."""
+    return compile(code, f"<visible tests of {label}>", "exec")
+
+
 def run_visible(code: str, ns: dict, label: str) -> str | None:
     """Run one cell's visible tests in ns; returns what failed, or None when they pass."""
     if not code:
         return None
     try:
         with np.errstate(all="ignore"):
-            exec(compile(code, f"<visible tests of {label}>", "exec"), ns)
+            exec(_compiled(code, label), ns)
     except AssertionError as failed:
         return f"visible test failed: {failed}" if str(failed) else "a visible test failed"
     except StudentError as error:
