@@ -7,10 +7,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from ..homework import spec
+
+if TYPE_CHECKING:  # imported where used: `grade` forks its workers before loading nbformat (grading/early.py)
+    import nbformat
 
 
 class CourseError(Exception):
@@ -72,9 +74,11 @@ def generate_release(root: Path) -> Path:
     return release_path(root)
 
 
-def submit(root: Path, student: str, nb: nbformat.NotebookNode,
+def submit(root: Path, student: str, nb: "nbformat.NotebookNode",
            extra_files: dict[str, str] | None = None) -> Path:
     """Place a notebook (and files beside it) as submitted/<student>/<assignment>/."""
+    import nbformat
+
     folder = root / "submitted" / student / spec.ASSIGNMENT
     if folder.exists():
         shutil.rmtree(folder)

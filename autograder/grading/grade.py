@@ -20,6 +20,7 @@ from ..homework import spec
 from ..judging.outcome import Outcome
 from ..outputs.score_table import score_table
 from ..running.sandbox.launch import Limits, resolve
+from .early import find_submissions, start_early  # noqa: F401  (start_early: the command line calls it here)
 
 
 class Progress:
@@ -42,18 +43,6 @@ class Progress:
         elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
-
-
-def find_submissions(root: Path, students: list[str] | None) -> dict[str, Path]:
-    submitted = root / "submitted"
-    found = {p.parent.name: p for p in sorted(submitted.glob(f"*/{spec.ASSIGNMENT}")) if p.is_dir()}
-    if students:
-        missing = [s for s in students if s not in found]
-        if missing:
-            raise course.CourseError(f"no submission for {', '.join(missing)} under {submitted}/<student>/"
-                                     f"{spec.ASSIGNMENT}/")
-        found = {s: found[s] for s in students}
-    return found
 
 
 def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outcome]:
@@ -117,26 +106,6 @@ def write_run_record(root: Path, record: dict) -> Path:
     with target.open("a") as out:
         out.write(json.dumps(record) + "\n")
     return target
-
-
-def start_early(assignment: str, students: list[str] | None, workers: int, limits: Limits,
-                sandbox: str = "auto", scheduler: str | None = None):
-    """The local worker processes and their sandboxes, started before the self-test and the
-    gradebook are read (run's `early`); None when run will not grade here (a cluster, nothing
-    submitted, or an error run reports itself)."""
-    if scheduler or assignment != spec.ASSIGNMENT:
-        return None
-    try:
-        root = course.course_root()
-        source_text = course.source_path(root).read_text()
-        count = len(find_submissions(root, students))
-    except (course.CourseError, OSError):
-        return None
-    if not count:
-        return None
-    from .workers import start_pool
-
-    return start_pool(source_text, limits, resolve(sandbox), max(1, min(workers, count)))
 
 
 RELEASE_FIRST = f"run `nbgrader generate_assignment {spec.ASSIGNMENT}` (or `make release`) first"
