@@ -128,6 +128,9 @@ def config(root: Path):
 
 def coursedir(root: Path):
     """nbgrader's CourseDirectory for the course, configured by its nbgrader_config.py."""
+    from .lean_imports import import_nbgrader
+
+    import_nbgrader()  # with the gradebook API, without what they import and use only on rare paths
     from nbgrader.coursedir import CourseDirectory
 
     return CourseDirectory(config=config(root))
