@@ -21,7 +21,7 @@ from ..homework import spec
 from ..judging.outcome import Outcome
 from ..outputs.score_table import score_table
 from ..running.sandbox.launch import Limits, resolve
-from .early import find_submissions, start_early  # noqa: F401  (start_early: the command line calls it here)
+from .early import find_submissions
 
 
 class Progress:
@@ -115,7 +115,7 @@ RELEASE_FIRST = f"run `nbgrader generate_assignment {spec.ASSIGNMENT}` (or `make
 
 def run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
         sandbox: str = "auto", scheduler: str | None = None, early=None) -> int:
-    """Grade the class; `early` is start_early's pool for the same arguments (shut down here)."""
+    """Grade the class; `early` is early.start_early's pool for the same arguments (shut down here)."""
     try:
         return _run(assignment, students, workers, force, limits, sandbox, scheduler, early)
     finally:
