@@ -2,6 +2,7 @@
 (run from the course root)."""
 
 import argparse
+import gc
 import os
 import sys
 import traceback
@@ -29,7 +30,6 @@ try:
     # Only what building the command line needs; each command imports its own modules (_load).
     from .course import course
     from .homework import spec
-    from .outputs.export import VISIBILITIES
     from .running.sandbox.launch import Limits, SandboxError
 except Exception as _error:  # reported with its file and line
     sys.exit(_cannot_load(_error))
@@ -45,6 +45,23 @@ def _load(*names: str):
     except Exception as error:
         sys.exit(_cannot_load(error))
     return modules[0] if len(modules) == 1 else modules
+
+
+class _Choices:
+    """An option's choices, read from their module when argparse first needs them (that option
+    given, or the help printed): `grade` forks its workers before the other commands' modules load."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def _values(self) -> tuple:
+        return getattr(_load(self.module), self.name)
+
+    def __contains__(self, value) -> bool:
+        return value in self._values()
+
+    def __iter__(self):
+        return iter(self._values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     gradescope_parser.add_argument("assignment")
     gradescope_parser.add_argument("--out", type=Path, default=None,
                                    help=f"the zip to write (default {spec.ASSIGNMENT}-gradescope.zip)")
-    gradescope_parser.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published",
+    gradescope_parser.add_argument("--hidden-visibility", choices=_Choices("outputs.export", "VISIBILITIES"),
+                                   default="after_published",
                                    help="when students see the tests that run hidden checks (default %(default)s)")
     gradescope_parser.add_argument("--sandbox", choices=("auto", "limits"), default="auto",
                                    help="bubblewrap where it starts, else limits (auto); or limits only")
@@ -114,13 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade":
             if min(args.time_limit, args.submission_time_limit) <= 0:
                 raise ValueError("--time-limit and --submission-time-limit take a number of seconds above 0")
-            grade = _load("grading.grade")
             limits = Limits(args.time_limit, args.cpu_limit, args.memory_limit, args.max_processes,
                             args.max_file_size, args.max_scratch, args.submission_time_limit)
-            # The sandboxes start while the self-test runs and the gradebook is read.
-            early = grade.start_early(args.assignment, args.student, args.workers, limits, args.sandbox,
-                                      args.scheduler)
+            # The workers fork first, with only the light modules loaded: their sandboxes start
+            # while this process imports the grader, runs the self-test and reads the gradebook.
+            early = _load("grading.early").start_early(args.assignment, args.student, args.workers, limits,
+                                                       args.sandbox, args.scheduler)
             try:
+                grade = _load("grading.grade")
                 _load("authoring.selftest").before_grading(course.course_root())
             except BaseException:
                 if early is not None:
@@ -180,4 +199,8 @@ def _update_readme(root: Path, source) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Nothing is collected at exit: the final collection of nbgrader's and sqlalchemy's objects
+    # alone took a quarter of a second (open files are closed and output flushed all the same).
+    gc.freeze()
+    sys.exit(code)

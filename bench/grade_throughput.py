@@ -193,8 +193,13 @@ def main() -> None:
         imports = min(timed([sys.executable, "-m", "autograder", "--help"], one_root) for _ in range(3))
         print(f"fixed cost, 1 submission end to end: {one_s:.2f} s ({first:.2f} s on the homework's first run, "
               "with the self-test)")
-        print(f"  stages: interpreter and command-line imports {imports:.2f} s; start-up (gradebook, "
-              f"sandboxes) {one_s - one_inside - imports:.2f} s; grading and recording {one_inside:.2f} s")
+        # The workers fork (and their sandboxes start) right after the command line's imports; the
+        # coordinator meanwhile imports the grader and nbgrader and reads the gradebook. The run log's
+        # seconds start once the class is read, so they hold whatever wait for the sandbox is left.
+        print(f"  stages: interpreter and command-line imports (until the workers fork) {imports:.2f} s; "
+              f"coordinator start-up (grader and nbgrader imports, self-test check, gradebook; the sandboxes "
+              f"start meanwhile) {one_s - one_inside - imports:.2f} s; the rest of the sandbox's start, "
+              f"grading and recording {one_inside:.2f} s")
 
         # Marginal cost: the slope between a small and the full class, on the same workers.
         small_root = build_class(tmp / "small", args.small)

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from ..homework import spec
+
+if TYPE_CHECKING:  # imported where used: `grade` forks its workers before loading nbformat (grading/early.py)
+    import nbformat
 
 
 class CourseError(Exception):
@@ -72,9 +74,11 @@ def generate_release(root: Path) -> Path:
     return release_path(root)
 
 
-def submit(root: Path, student: str, nb: nbformat.NotebookNode,
+def submit(root: Path, student: str, nb: "nbformat.NotebookNode",
            extra_files: dict[str, str] | None = None) -> Path:
     """Place a notebook (and files beside it) as submitted/<student>/<assignment>/."""
+    import nbformat
+
     folder = root / "submitted" / student / spec.ASSIGNMENT
     if folder.exists():
         shutil.rmtree(folder)
@@ -124,6 +128,9 @@ def config(root: Path):
 
 def coursedir(root: Path):
     """nbgrader's CourseDirectory for the course, configured by its nbgrader_config.py."""
+    from .lean_imports import import_nbgrader
+
+    import_nbgrader()  # with the gradebook API, without what they import and use only on rare paths
     from nbgrader.coursedir import CourseDirectory
 
     return CourseDirectory(config=config(root))

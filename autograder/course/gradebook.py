@@ -15,7 +15,9 @@ from .records import RESULTS  # noqa: F401  (re-exported: feedback and export re
 
 def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -> None:
     """Write every test cell's auto score under its grade_id, as nbgrader's SaveAutoGrades does:
-    a manual score a grader entered is kept, and the cell needs manual grading only then."""
+    a manual score a grader entered is kept, and the cell needs manual grading only then.
+    Not committed: assign_late_penalty, which comes next, commits the scores with the penalty
+    (one commit a submission; a run killed in between leaves neither)."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -28,7 +30,8 @@ def record_scores(gb, student: str, results: list[CellResult], timestamp=None) -
         if grade.name in scores:
             grade.auto_score = scores[grade.name]
             grade.needs_manual_grade = grade.manual_score is not None
-    gb.db.commit()
+    gb.db.flush()
+    gb.db.expire_all()  # the notebook's score (a column nbgrader computes from the grades) is read anew
 
 
 class LatePenalties:
@@ -58,7 +61,8 @@ def late_penalties(config) -> LatePenalties:
 def assign_late_penalty(gb, student: str, late) -> float | None:
     """Set the notebook's late_submission_penalty exactly as nbgrader's AssignLatePenalties does
     during `autograde`: reset, then ask the plugin when the submission is past the due date,
-    clamped to [0, score]. Returns the penalty (None: on time or no policy)."""
+    clamped to [0, score]. Returns the penalty (None: on time or no policy). Commits, with the
+    scores record_scores wrote before it."""
     submission = gb.find_submission(spec.ASSIGNMENT, student)
     notebook = gb.find_submission_notebook(spec.NOTEBOOK, spec.ASSIGNMENT, student)
     notebook.late_submission_penalty = None
@@ -91,7 +95,9 @@ def write_graded(folder: Path, submitted: nbformat.NotebookNode | None, source: 
                 cell.source = HIDDEN.sub("# (hidden tests ran here)", tests[grade_id].source)
                 r = by_id[grade_id]
                 text = f"{r['score']:g} / {r['points']:g} points\n" + "".join(f"- {m}\n" for m in cell_messages(r))
-                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+                # What nbformat.v4.new_output makes, without validating each output of ours on its
+                # own: the whole notebook is validated as it is written.
+                cell.outputs = [nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": text})]
         target = folder / f"{spec.NOTEBOOK}.ipynb"
         if target.exists():
             os.chmod(target, 0o644)

@@ -1,7 +1,8 @@
 """A class graded: `python -m autograder grade`, and nbgrader's own autograde through the kit.
 
 grade.py (the run: which submissions, one Outcome each, the single writer of the gradebook and
-autograded/), workers.py (local worker processes), distributed.py (a Dask cluster's workers),
+autograded/), early.py (what `grade` does before loading the grader: the class's submissions, the
+workers forked), workers.py (local worker processes), distributed.py (a Dask cluster's workers),
 nbgrader_steps.py (KitExecute, KitSaveAutoGrades and KitFeedbackExporter in nbgrader's pipelines),
 ahead.py (the class of an `nbgrader autograde` run graded ahead in the worker processes), and
 sandbox_per_process.py (the one sandbox each of those grading processes keeps and grades in).

@@ -6,6 +6,7 @@ plain arrays the child returns. Scores go into nbgrader's gradebook under the no
 grade_ids; graded notebooks and results go to autograded/ as nbgrader's would.
 """
 
+import contextlib
 import json
 import sys
 import time
@@ -20,6 +21,7 @@ from ..homework import spec
 from ..judging.outcome import Outcome
 from ..outputs.score_table import score_table
 from ..running.sandbox.launch import Limits, resolve
+from .early import find_submissions
 
 
 class Progress:
@@ -44,23 +46,12 @@ class Progress:
         sys.stderr.flush()
 
 
-def find_submissions(root: Path, students: list[str] | None) -> dict[str, Path]:
-    submitted = root / "submitted"
-    found = {p.parent.name: p for p in sorted(submitted.glob(f"*/{spec.ASSIGNMENT}")) if p.is_dir()}
-    if students:
-        missing = [s for s in students if s not in found]
-        if missing:
-            raise course.CourseError(f"no submission for {', '.join(missing)} under {submitted}/<student>/"
-                                     f"{spec.ASSIGNMENT}/")
-        found = {s: found[s] for s in students}
-    return found
-
-
-def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outcome]:
+def record_all(outcomes, todo: dict[str, Path], coursedir, source, gb=None) -> list[Outcome]:
     """The single writer: each outcome into the gradebook, then its graded folder, with progress.
 
-    The gradebook first (scores, then nbgrader's late penalty), the folder last and whole: a run
-    killed in between leaves no complete record, so the next run grades that student again.
+    The gradebook first (scores and nbgrader's late penalty, one commit), the folder last and whole:
+    a run killed in between leaves no complete record, so the next run grades that student again.
+    gb: an open nbgrader Gradebook of the course to write in (default: one opened and closed here).
     """
     from nbgrader.api import Gradebook
 
@@ -69,7 +60,7 @@ def record_all(outcomes, todo: dict[str, Path], coursedir, source) -> list[Outco
     warnings.filterwarnings("ignore", message=".*not in session.*")
     root = Path(coursedir.root)
     late = late_penalties(coursedir.config)
-    with Gradebook(coursedir.db_url) as gb:
+    with contextlib.nullcontext(gb) if gb is not None else Gradebook(coursedir.db_url) as gb:
         for outcome in outcomes:
             outcome.bound()
             folder = todo[outcome.student]
@@ -119,32 +110,12 @@ def write_run_record(root: Path, record: dict) -> Path:
     return target
 
 
-def start_early(assignment: str, students: list[str] | None, workers: int, limits: Limits,
-                sandbox: str = "auto", scheduler: str | None = None):
-    """The local worker processes and their sandboxes, started before the self-test and the
-    gradebook are read (run's `early`); None when run will not grade here (a cluster, nothing
-    submitted, or an error run reports itself)."""
-    if scheduler or assignment != spec.ASSIGNMENT:
-        return None
-    try:
-        root = course.course_root()
-        source_text = course.source_path(root).read_text()
-        count = len(find_submissions(root, students))
-    except (course.CourseError, OSError):
-        return None
-    if not count:
-        return None
-    from .workers import start_pool
-
-    return start_pool(source_text, limits, resolve(sandbox), max(1, min(workers, count)))
-
-
 RELEASE_FIRST = f"run `nbgrader generate_assignment {spec.ASSIGNMENT}` (or `make release`) first"
 
 
 def run(assignment: str, students: list[str] | None, workers: int, force: bool, limits: Limits,
         sandbox: str = "auto", scheduler: str | None = None, early=None) -> int:
-    """Grade the class; `early` is start_early's pool for the same arguments (shut down here)."""
+    """Grade the class; `early` is early.start_early's pool for the same arguments (shut down here)."""
     try:
         return _run(assignment, students, workers, force, limits, sandbox, scheduler, early)
     finally:
@@ -162,11 +133,18 @@ def _run(assignment: str, students: list[str] | None, workers: int, force: bool,
 
     if coursedir.db_url.startswith("sqlite:///") and not Path(coursedir.db_url[len("sqlite:///"):]).exists():
         raise course.CourseError(f"there is no gradebook yet ({coursedir.db_url}): {RELEASE_FIRST}")
+    # One connection for the run: the check here, then record_all.
     with Gradebook(coursedir.db_url) as gb:
         try:
             gb.find_notebook(spec.NOTEBOOK, spec.ASSIGNMENT)
         except MissingEntry:
             raise course.CourseError(f"the gradebook has no assignment {spec.ASSIGNMENT!r}: {RELEASE_FIRST}") from None
+        gb.db.commit()  # ends the read: no lock is held on the gradebook while the class is graded
+        return _grade_class(root, coursedir, gb, students, workers, force, limits, sandbox, scheduler, early)
+
+
+def _grade_class(root: Path, coursedir, gb, students: list[str] | None, workers: int, force: bool, limits: Limits,
+                 sandbox: str, scheduler: str | None, early) -> int:
     start, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     source = nbformat.read(course.source_path(root), as_version=4)
     submissions = find_submissions(root, students)
@@ -181,7 +159,8 @@ def _run(assignment: str, students: list[str] | None, workers: int, force: bool,
 
         print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} on the Dask cluster at {scheduler} ...",
               file=sys.stderr)
-        outcomes = record_all(graded_on_cluster(scheduler, todo, source, limits, sandbox), todo, coursedir, source)
+        outcomes = record_all(graded_on_cluster(scheduler, todo, source, limits, sandbox), todo, coursedir, source,
+                              gb)
     else:
         workers = max(1, min(workers, len(todo)))
         print(f"Grading {len(todo)} submission(s) of {spec.ASSIGNMENT} with {workers} sandboxed worker(s) ...",
@@ -190,7 +169,7 @@ def _run(assignment: str, students: list[str] | None, workers: int, force: bool,
 
         mode = resolve(sandbox)
         outcomes = record_all(graded_in_processes(todo, source, limits, mode, workers, early), todo, coursedir,
-                              source)
+                              source, gb)
     scores = {o.student: {r.grade_id: r.score for r in o.results} for o in outcomes}
     print(score_table(scores, sorted(scores)))
     for o in sorted(outcomes, key=lambda o: o.student):

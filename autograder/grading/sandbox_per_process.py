@@ -7,18 +7,21 @@ same sandbox and limits. It is closed when the process ends normally (atexit for
 or nbgrader; multiprocessing's finalizers for a ProcessPoolExecutor worker, which skips atexit),
 and dies with it otherwise (bubblewrap's --die-with-parent, the zygote's parent-death signal).
 A forked child never uses or closes a zygote its parent started.
+
+The grader's own modules (nbformat, the checks) are imported on first use: a local worker starts
+its zygote before it loads them (workers.py).
 """
 
 import atexit
 import multiprocessing.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-
-from ..judging.outcome import Outcome, grade_one
-from ..judging.visible import visible_tests
 from ..running.sandbox.launch import Limits, Pool, Zygote
+
+if TYPE_CHECKING:
+    from ..judging.outcome import Outcome
 
 _pools: dict[tuple[str, Limits], tuple[int, Pool]] = {}  # (sandbox, limits) -> (owner pid, pool)
 _parsed: dict[str, tuple] = {}  # the source notebook's text -> (notebook, visible tests)
@@ -52,13 +55,19 @@ def close_all() -> None:
 def parsed(source_text: str) -> tuple:
     """The source notebook and its visible tests, parsed once per process and source."""
     if source_text not in _parsed:
+        import nbformat
+
+        from ..judging.visible import visible_tests
+
         _parsed.clear()
         source = nbformat.reads(source_text, as_version=4)
         _parsed[source_text] = (source, visible_tests(source))
     return _parsed[source_text]
 
 
-def grade_here(student: str, folder: Path, source_text: str, limits: Limits, sandbox: str) -> Outcome:
+def grade_here(student: str, folder: Path, source_text: str, limits: Limits, sandbox: str) -> "Outcome":
     """One submission's Outcome, graded in this process's sandbox."""
+    from ..judging.outcome import grade_one
+
     source, visible = parsed(source_text)
     return grade_one(student, folder, zygote(sandbox, limits), source, visible, limits)

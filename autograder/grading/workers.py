@@ -10,12 +10,11 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-
-import nbformat
 
 from ..running.sandbox.launch import Limits
 
@@ -43,9 +42,32 @@ def _start(parent: int, source_text: str, limits: Limits, sandbox: str, own_grou
     _args = (source_text, limits, sandbox)
     from .sandbox_per_process import zygote
 
-    try:  # now, while the coordinator reads the gradebook and the self-test runs
+    # While the zygote starts (now, with the coordinator still importing the grader and reading the
+    # gradebook), another thread loads what grading needs; the zygote's own start waits mostly for
+    # its sandbox's greeting. Started from this thread: bubblewrap's --die-with-parent follows the
+    # thread that started it, and only this one lasts as long as the process.
+    loading = threading.Thread(target=_load_grader, args=(source_text,))
+    loading.start()
+    try:
         zygote(sandbox, limits)
     except Exception:  # pragma: no cover - the first submission tries again and records why it failed
+        pass
+    loading.join()
+
+
+def _load_grader(source_text: str) -> None:
+    try:
+        from ..judging import outcome  # noqa: F401  (what grade_here imports)
+        from . import sandbox_per_process
+
+        sandbox_per_process.parsed(source_text)
+        # The reference's answers, computed once per process from the grader's own inputs: now,
+        # rather than on the first submission.
+        from ..homework.checks import combined
+
+        combined.reference_gradients()
+        combined.reference_losses()
+    except Exception:  # the first submission meets it again and records it
         pass
 
 
@@ -59,8 +81,8 @@ def start_pool(source_text: str, limits: Limits, sandbox: str, workers: int,
     own_group: the workers and their sandboxes in a process group of their own (a terminal's Ctrl-C
     then reaches the parent alone).
 
-    Forked before the coordinator imports nbgrader's gradebook: the workers stay small and their
-    sandboxes start on the other core while the coordinator reads.
+    Forked before the coordinator imports nbformat, nbgrader's gradebook or the checks (grading/early.py):
+    their sandboxes start on the other core while the coordinator imports and reads.
     """
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
@@ -82,6 +104,8 @@ def graded_in_processes(todo: dict[str, Path], source, limits: Limits, sandbox: 
     from ..judging.outcome import Outcome, _zeros
 
     if pool is None:
+        import nbformat
+
         pool = start_pool(nbformat.writes(source), limits, sandbox, workers)
     with pool:
         futures = {pool.submit(_grade, student, str(folder)): student for student, folder in todo.items()}
