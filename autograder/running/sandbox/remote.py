@@ -43,6 +43,11 @@ BODY_SECONDS = 1.0
 
 def sanitize(value, depth: int = 0):
     """Keep only what a student function can legitimately return: float arrays and lists."""
+    kind = type(value)
+    if kind is np.ndarray:
+        return value
+    if kind is list and depth < 4:  # the common cases first, by exact type
+        return [item if type(item) is np.ndarray else sanitize(item, depth + 1) for item in value]
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, bool) or value is None:
