@@ -51,7 +51,7 @@ def kinds(value, depth: int = 0):
     elif isinstance(value, np.ndarray):
         assert value.dtype == np.float64 and value.flags.writeable
     elif isinstance(value, (str, Own, Ref, Invalid)):
-        text = value if isinstance(value, str) else getattr(value, "name", None) or value.description
+        text = value if isinstance(value, str) else value.description if isinstance(value, Invalid) else value.name
         assert type(text) is str
         text.encode("utf-8")  # valid text: no lone surrogates
 
@@ -70,8 +70,7 @@ def call_many(rng: np.random.Generator) -> dict:
     """One training stage as remote.call_many sends it: eight calls on the same Ws and bs."""
     Ws, bs = network(rng)
     x = rng.standard_normal((2, 8))
-    return {"op": "call_many", "calls": [[Own("forward_prop"), [x[:, [t]], Own("sigmoid"), Ws, bs]]
-                                         for t in range(8)]}
+    return {"op": "call_many", "calls": [[Own("forward_prop"), x[:, [t]], Own("sigmoid"), Ws, bs] for t in range(8)]}
 
 
 def messages(rng: np.random.Generator) -> list[bytes]:
@@ -84,8 +83,8 @@ def messages(rng: np.random.Generator) -> list[bytes]:
     return [
         wire.encode(call_many(rng)),
         watched,
-        wire.encode({"op": "results", "items": [{"value": [[rng.standard_normal((2, 1))] * 3, Invalid("None")],
-                                                 "lists": False}, {"error": "ValueError: shapes … differ"}]}),
+        wire.encode({"op": "results", "items": [[[[rng.standard_normal((2, 1))] * 3, Invalid("None")], False],
+                                                "ValueError: shapes … differ"]}),
         wire.encode({"op": "callback", "name": "sigmoid", "args": [rng.standard_normal((3, 4))]}),
         wire.encode({"op": "exec", "cells": [["imports", "import numpy as np\nprint('é')"]], "report_every": 0.5}),
         wire.encode({"op": "ready", "errors": [], "pid": 12, "n": -(2**63), "x": 1e300, "ok": True}),
@@ -170,7 +169,7 @@ def test_an_array_sent_several_times_travels_once_and_every_occurrence_is_its_ow
 def test_the_calls_of_a_batch_get_arguments_of_their_own():
     message = wire.decode(wire.encode(call_many(np.random.default_rng(3))))
     calls = message["calls"]
-    Ws = [args[2] for _, args in calls]
+    Ws = [call[3] for call in calls]
     assert len({id(w) for w in Ws}) == len(calls)  # the lists too
     leaves = [id(W) for w in Ws for W in w]
     assert len(set(leaves)) == len(leaves)

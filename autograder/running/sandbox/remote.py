@@ -318,7 +318,7 @@ class RemoteSubmission:
         """All calls in one exchange; if the child dies on the way, each call again on its own."""
         owns = sorted({a.name for call in calls for a in call if isinstance(a, Own)})
         refs = {a.name for call in calls for a in call[1:] if isinstance(a, Ref)}
-        request = {"op": "call_many", "calls": [[call[0], list(call[1:])] for call in calls]}
+        request = {"op": "call_many", "calls": [list(call) for call in calls]}
         steps = [[a.name for a in call if isinstance(a, Own)] for call in calls]
         try:
             reply = self._exchange(request, owns, refs, steps, watch)
@@ -335,14 +335,17 @@ class RemoteSubmission:
                     touched[id(original)] = (original, now)
         results = []
         for item, call in zip(items, calls):
-            if not isinstance(item, dict) or "error" in item:
-                results.append(self._error(item.get("error") if isinstance(item, dict) else None,
+            # The child's word on each call: [its value, whether it changed a list argument's items],
+            # or the text of its error.
+            if type(item) is not list or len(item) != 2:
+                results.append(self._error(item if isinstance(item, str) else None,
                                            [a.name for a in call if isinstance(a, Own)]))
                 continue
+            value, lists = item[0], item[1] is not False
             arrays = [touched[id(leaf)] for leaf in leaves(list(call[1:])) if id(leaf) in touched] if touched else []
-            changed = watch and (item.get("lists") is not False or bool(arrays))
-            results.append(Returned(self._detached(item.get("value"), watch), (0,) if changed else (),
-                                    {-1: None} if watch and item.get("lists") is not False else {}, arrays))
+            changed = watch and (lists or bool(arrays))
+            results.append(Returned(self._detached(value, watch), (0,) if changed else (),
+                                    {-1: None} if watch and lists else {}, arrays))
         return results
 
     def _detached(self, value, watch: bool):

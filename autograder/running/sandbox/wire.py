@@ -49,6 +49,7 @@ _NDARRAY = np.ndarray
 (_NONE, _TRUE, _FALSE, _INT, _FLOAT, _STR, _OWN, _REF, _INVALID, _TEXT_AGAIN,
  _ARRAY, _ARRAY_AGAIN, _SHARED, _LIST, _DICT, _END, _END_DICT) = range(1, 18)
 _MARKERS = {Own: _OWN, Ref: _REF, Invalid: _INVALID}
+_KEYS = {str}  # the types a dict's keys may have
 _dtype, _ndim, _shape = attrgetter("dtype"), attrgetter("ndim"), attrgetter("shape")
 
 
@@ -196,7 +197,8 @@ def encode(value, arena: Arena | None = None, shared: dict | None = None) -> byt
     if size > MAX_MESSAGE:
         raise WireError(f"message of {size} bytes is over the {MAX_MESSAGE} limit")
     try:
-        packed = [_packed("q", ints).tobytes(), _packed("d", floats).tobytes(), _packed("q", dims).tobytes()]
+        packed = [_packed("q", ints).tobytes(), _packed("d", floats).tobytes() if floats else b"",
+                  _packed("q", dims).tobytes() if dims else b""]
     except OverflowError:
         raise WireError("an int too large to send") from None
     return b"".join((_HEADER.pack(_VERSION, *map(len, sections)), *packed, contents, ndims, tags, text))
@@ -347,10 +349,11 @@ def _read(tags: bytearray, ints: list, floats: list, arrays: list, data: bytearr
             items = current
             current = parents.pop()
             append = current.append
-            keys = items[0::2]
-            if len(items) % 2 or any(type(key) is not str for key in keys):
+            pairs = iter(items)
+            made = dict(zip(pairs, pairs))
+            if len(items) % 2 or not {*map(type, made)} <= _KEYS:
                 raise WireError("dict key is not a string")
-            current[-1] = dict(zip(keys, items[1::2]))
+            current[-1] = made
         elif tag == _SHARED:
             offset, ndim = nxt(), nxt()
             if offset < 0 or not 0 <= ndim <= MAX_DIMS:
