@@ -3,7 +3,9 @@ type through a round trip, arrays sent once but decoded as arrays of their own, 
 places keeping watched arguments aliased, and hostile bytes (truncated, flipped, garbage, too big,
 too deep) refused with WireError and nothing else."""
 
+import contextlib
 import math
+import os
 import random
 
 import numpy as np
@@ -189,14 +191,24 @@ def test_equal_but_distinct_arrays_are_each_sent():
 
 # -- the arena ----------------------------------------------------------------------------------
 
-def test_watched_arguments_keep_their_aliasing_through_the_arena():
-    arena = wire.Arena(1 << 16)
+@contextlib.contextmanager
+def arena_pair(size: int, seen: int | None = None):
+    """The grader's arena and the child's view of it (of its first `seen` bytes), closed after."""
+    arena = wire.Arena(size)
+    shared = Shared(os.dup(arena.fd), size if seen is None else seen)
     try:
+        yield arena, shared
+    finally:
+        shared.map.close()
+        arena.close()
+
+
+def test_watched_arguments_keep_their_aliasing_through_the_arena():
+    with arena_pair(1 << 16) as (arena, shared):
         W, b = np.arange(6.0).reshape(3, 2), np.ones((3, 1))
         twin = W.copy()
         raw = wire.encode({"args": [[W, b], W, twin, (b,)]}, arena=arena)
         assert wire._HEADER.unpack_from(raw)[4] == 0  # no contents travel: they are in the arena
-        shared = Shared(_dup(arena.fd), arena.size)
         args = wire.decode(raw, shared.resolve)["args"]
         # The same array is the same view each time; a distinct one (equal or not) is not.
         assert args[0][0] is args[1] and args[0][1] is args[3][0] and args[2] is not args[1]
@@ -209,42 +221,23 @@ def test_watched_arguments_keep_their_aliasing_through_the_arena():
         mine = {offset: array for offset, array in arena.placed.values()}
         value = wire.decode(reply, lambda offset, shape: mine[offset])["value"]
         assert value[0] is W and np.array_equal(value[1], 2 * arena.now(offset, W.shape))
-        shared.map.close()
-    finally:
-        arena.close()
 
 
 def test_a_full_arena_sends_the_rest_whole():
-    arena = wire.Arena(64)
-    try:
+    with arena_pair(64) as (arena, shared):
         small, large = np.ones(2), np.ones(100)
-        shared = Shared(_dup(arena.fd), arena.size)
         back = wire.decode(wire.encode([small, large, large], arena=arena), shared.resolve)
         assert back[0].base is not None and np.shares_memory(back[0], np.frombuffer(shared.map, np.uint8))
         assert np.array_equal(back[1], large) and back[1] is not back[2]
-        shared.map.close()
-    finally:
-        arena.close()
 
 
 def test_a_shared_array_outside_the_arena_or_unexpected_is_refused():
-    arena = wire.Arena(64)
-    try:
+    with arena_pair(64, seen=16) as (arena, shared):  # the child's view is too small for it
         raw = wire.encode([np.ones(4)], arena=arena)
         with pytest.raises(wire.WireError):
             wire.decode(raw)  # nobody expects a shared array here
-        shared = Shared(_dup(arena.fd), 16)  # an arena too small for it
         with pytest.raises(wire.WireError):
             wire.decode(raw, shared.resolve)
-        shared.map.close()
-    finally:
-        arena.close()
-
-
-def _dup(fd: int) -> int:
-    import os
-
-    return os.dup(fd)
 
 
 # -- hostile bytes ------------------------------------------------------------------------------

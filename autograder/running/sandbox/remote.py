@@ -102,7 +102,8 @@ class RemoteSubmission:
             raise Jammed("a message that is not a request or a reply")
         return message
 
-    def _exactly(self, n: int) -> bytes:
+    def _exactly(self, n: int) -> bytearray:
+        """n bytes, in a buffer of their own (wire.decode reads a bytearray without a copy)."""
         buffer = bytearray(n)
         view, got = memoryview(buffer), 0
         while got < n:
@@ -110,7 +111,7 @@ class RemoteSubmission:
             if not chunk:
                 raise wire.WireError("the peer closed the connection")
             got += chunk
-        return bytes(buffer)
+        return buffer
 
     # -- the child's life ------------------------------------------------------------------
     def _timed(self, steps: int) -> "_Clock":

@@ -398,7 +398,8 @@ def send(sock: socket.socket, value, arena: Arena | None = None, shared: dict | 
     sock.sendall(_U32.pack(len(payload)) + payload)
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+def _recv_exactly(sock: socket.socket, n: int) -> bytearray:
+    """n bytes, in a buffer of their own (which decode reads without a copy)."""
     buffer = bytearray(n)
     view, got = memoryview(buffer), 0
     while got < n:
@@ -406,7 +407,7 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
         if not chunk:
             raise WireError("the peer closed the connection")
         got += chunk
-    return bytes(buffer)
+    return buffer
 
 
 def recv(sock: socket.socket, resolve=_no_shared):
