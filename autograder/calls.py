@@ -102,8 +102,7 @@ def to_plain(value, depth: int = 0):
     Only numbers, numpy arrays (and subclasses such as np.matrix), lists and tuples are
     accepted; anything else becomes Invalid without its methods being called.
     """
-    if isinstance(value, (bool, int, float, np.number, np.bool_)):
-        return np.array(float(value))
+    # Arrays and lists first: what functions return most (no value is both one and a number).
     if isinstance(value, np.ndarray):
         try:
             return np.array(value, dtype=np.float64)
@@ -113,6 +112,8 @@ def to_plain(value, depth: int = 0):
         if len(value) > MAX_ITEMS:
             return Invalid(f"a list of {len(value)} items")
         return [to_plain(item, depth + 1) for item in value]
+    if isinstance(value, (bool, int, float, np.number, np.bool_)):
+        return np.array(float(value))
     # A class's name is the student's text: any length, any characters.
     return Invalid("None" if value is None else f"a {untrusted.text(type(value).__name__, 200)}")
 

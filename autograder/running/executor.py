@@ -11,7 +11,9 @@ import contextlib
 import copy
 import io
 import signal
+import sys
 import warnings
+from _signal import signal as _set_handler
 from collections.abc import Callable
 
 import numpy as np
@@ -35,15 +37,32 @@ class BoundedSink(io.TextIOBase):
         return len(text)
 
 
-@contextlib.contextmanager
-def quiet():
+class quiet:
     """Swallow prints, warnings and floating-point complaints: nbgrader scores any stderr 0,
-    and a student's debug prints would show hidden inputs in the graded notebook."""
-    sink = BoundedSink()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
-            warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        yield
+    and a student's debug prints would show hidden inputs in the graded notebook. A fresh
+    sink, warning filters and error state for each block (a class: entered once per call)."""
+
+    def __enter__(self) -> "quiet":
+        self.streams = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = BoundedSink()
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        try:
+            warnings.simplefilter("ignore")
+            self.numbers = np.errstate(all="ignore")
+            self.numbers.__enter__()
+        except BaseException:
+            self.warnings.__exit__(None, None, None)
+            sys.stdout, sys.stderr = self.streams
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.numbers.__exit__(*exc)
+            self.warnings.__exit__(*exc)
+        finally:
+            sys.stdout, sys.stderr = self.streams
 
 
 @contextlib.contextmanager
@@ -66,15 +85,19 @@ def _timeout(signum, frame):
     raise TimeLimitExceeded("a call into student code ran past its time limit")
 
 
-@contextlib.contextmanager
-def _alarm():
-    """SIGALRM raises TimeLimitExceeded while this block runs (each call arms the timer)."""
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    try:
-        yield
-    finally:
+class _alarm:
+    """SIGALRM raises TimeLimitExceeded while this block runs (each call arms the timer).
+    _signal's own function: signal.signal converts to and from enums, several times the cost."""
+
+    def __enter__(self) -> None:
+        self.previous = _set_handler(signal.SIGALRM, _timeout)
+
+    def __exit__(self, *exc) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _set_handler(signal.SIGALRM, self.previous)
+
+
+_NOTHING = contextlib.nullcontext()
 
 
 def _copy(value, depth: int = 0):
@@ -166,9 +189,8 @@ class Executor:
     def _invoke(self, target: Target, args: list, poison: dict | None, then: Callable | None = None):
         fn = self._resolve(target)
         given = [self._resolve(arg) for arg in args]
-        owns = [a.name for a in (target, *args) if isinstance(a, Own)]
         try:
-            with poisoned(self.namespace, poison):
+            with poisoned(self.namespace, poison) if poison else _NOTHING:
                 signal.setitimer(signal.ITIMER_REAL, self.seconds)
                 try:
                     # Everything that may run student code happens inside the limit: the call,
@@ -183,6 +205,7 @@ class Executor:
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
         except TimeLimitExceeded:
+            owns = [a.name for a in (target, *args) if isinstance(a, Own)]
             self.timed_out.update(owns)
             raise StudentError(f"{' / '.join(owns)} did not finish within {self.seconds:g} s "
                                "(an endless loop?)") from None

@@ -268,17 +268,17 @@ def serve(sock: socket.socket, limits: dict, shared: Shared) -> None:
             # Arguments are fresh from the message (unless watched: then arrays the calls were
             # given in common are views of the same place in the arena, as in a kernel).
             items = []
-            for target, args in msg["calls"]:
+            for target, *args in msg["calls"]:
                 before = [list(a) for a in args if isinstance(a, list)]
                 item = executor.invoke_many([[target, *args]])[0]
                 progress.done()
                 if isinstance(item, StudentError):
-                    items.append({"error": str(item)})
+                    items.append(str(item))
                     continue
                 after = [a for a in args if isinstance(a, list)]
                 reordered = any(len(a) != len(b) or any(x is not y for x, y in zip(a, b))
                                 for a, b in zip(before, after))
-                items.append({"value": item, "lists": reordered})
+                items.append([item, reordered])
             _send(sock, {"op": "results", "items": items})
         else:
             return
