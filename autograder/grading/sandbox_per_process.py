@@ -18,18 +18,21 @@ import nbformat
 
 from ..judging.outcome import Outcome, grade_one
 from ..judging.visible import visible_tests
+from ..running.notebook_code import given_cells
 from ..running.sandbox.launch import Limits, Pool, Zygote
 
 _pools: dict[tuple[str, Limits], tuple[int, Pool]] = {}  # (sandbox, limits) -> (owner pid, pool)
 _parsed: dict[str, tuple] = {}  # the source notebook's text -> (notebook, visible tests)
 
 
-def zygote(sandbox: str, limits: Limits) -> Zygote:
-    """This process's zygote for these limits, started on first use."""
+def zygote(sandbox: str, limits: Limits, source_text: str | None = None) -> Zygote:
+    """This process's zygote for these limits, started on first use (compiling the given cells of
+    the source notebook `source_text` once for all its submissions)."""
     key = (sandbox, limits)
     owner, pool = _pools.get(key, (None, None))
     if owner != os.getpid():  # none yet, or one inherited through fork: the parent's, not ours
-        pool = Pool(1, sandbox, limits)
+        given = tuple(given_cells(parsed(source_text)[0]).items()) if source_text is not None else ()
+        pool = Pool(1, sandbox, limits, given=given)
         _pools[key] = (os.getpid(), pool)
         atexit.register(_close, pool, os.getpid())
         multiprocessing.util.Finalize(None, _close, args=(pool, os.getpid()), exitpriority=10)
@@ -61,4 +64,4 @@ def parsed(source_text: str) -> tuple:
 def grade_here(student: str, folder: Path, source_text: str, limits: Limits, sandbox: str) -> Outcome:
     """One submission's Outcome, graded in this process's sandbox."""
     source, visible = parsed(source_text)
-    return grade_one(student, folder, zygote(sandbox, limits), source, visible, limits)
+    return grade_one(student, folder, zygote(sandbox, limits, source_text), source, visible, limits)

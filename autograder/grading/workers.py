@@ -44,7 +44,7 @@ def _start(parent: int, source_text: str, limits: Limits, sandbox: str, own_grou
     from .sandbox_per_process import zygote
 
     try:  # now, while the coordinator reads the gradebook and the self-test runs
-        zygote(sandbox, limits)
+        zygote(sandbox, limits, source_text)
     except Exception:  # pragma: no cover - the first submission tries again and records why it failed
         pass
 

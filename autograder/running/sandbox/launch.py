@@ -114,10 +114,14 @@ class Zygote:
 
     user: run it (bubblewrap included) as this unprivileged user instead of the grader's own;
     needs root. None: as the grader's user.
+    given: (label, source) of the cells every submission runs as they are, in order (the source
+    notebook's given cells: public text, never an answer), which the zygote compiles once for all
+    its children (kernel.precompile); a child compiles any other cell itself.
     """
 
-    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None):
-        self.kit_copy, self.use_bwrap, self.limits = kit_copy, use_bwrap, limits
+    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None,
+                 given: tuple[tuple[str, str], ...] = ()):
+        self.kit_copy, self.use_bwrap, self.limits, self.given = kit_copy, use_bwrap, limits, tuple(given)
         self.account = _account(user)
         # Who student code runs as: the named user, nobody when we are root, else ourselves.
         self.uid, self.gid = ((self.account.pw_uid, self.account.pw_gid) if self.account else
@@ -194,6 +198,8 @@ class Zygote:
             raise SandboxError(f"the grading sandbox did not start ({error}):\n{err}") from None
         if hello.get("op") != "ready":
             raise SandboxError("the grading sandbox sent an unexpected greeting")
+        for batch in _batches(self.given):
+            self.ctrl.send(wire.encode({"op": "given", "cells": batch}))
 
     def _recv(self) -> dict:
         data = self.ctrl.recv(1 << 16)
@@ -247,6 +253,23 @@ class Zygote:
         self.start()
 
 
+# The zygote reads one control message into a buffer of 64 KiB: given cells go in batches below
+# that, and a cell too long for one message alone is left to each child to compile.
+_GIVEN_MESSAGE = 60 * 2**10
+
+
+def _batches(cells: tuple[tuple[str, str], ...]) -> list[list[list[str]]]:
+    batches: list[list[list[str]]] = [[]]
+    for label, source in cells:
+        cell = [label, source]
+        if len(wire.encode({"op": "given", "cells": [cell]})) > _GIVEN_MESSAGE:
+            continue
+        if len(wire.encode({"op": "given", "cells": batches[-1] + [cell]})) > _GIVEN_MESSAGE:
+            batches.append([])
+        batches[-1].append(cell)
+    return [batch for batch in batches if batch]
+
+
 def resolve(sandbox: str) -> str:
     """"bwrap" or "limits" for the --sandbox choice (auto: bubblewrap when installed), with a loud
     warning when student code will run without bubblewrap."""
@@ -263,9 +286,10 @@ def resolve(sandbox: str) -> str:
 
 
 class Pool:
-    """The kit copy and the zygotes of one grading run (user: see Zygote)."""
+    """The kit copy and the zygotes of one grading run (user, given: see Zygote)."""
 
-    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None):
+    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None,
+                 given: tuple[tuple[str, str], ...] = ()):
         self.use_bwrap = resolve(sandbox) == "bwrap"
         missing = confine.available()
         if missing is not None:
@@ -283,7 +307,7 @@ class Pool:
         self.zygotes: list[Zygote] = []
         try:
             for _ in range(workers):
-                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, limits, user))
+                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, limits, user, given))
         except BaseException:
             self.close()
             raise
