@@ -292,10 +292,22 @@ def _send(sock: socket.socket, reply: dict, names: dict | None = None) -> None:
         wire.send(sock, {"op": "error", "message": f"the result could not be sent back: {error}"})
 
 
+def _work_folder() -> str:
+    """The child's working folder, in the zygote's private temporary place, which is emptied
+    before each child: one fixed name (a random one costs a random generator per child) unless
+    something is left there."""
+    try:
+        work = os.path.join(tempfile.gettempdir(), "submission")
+        os.mkdir(work, 0o700)
+        return work
+    except FileExistsError:
+        return tempfile.mkdtemp(prefix="submission-")
+
+
 def _child(fd: int, arena_fd: int, arena_size: int, limits: dict, child_filter: confine.ChildFilter) -> None:
     sock = socket.socket(fileno=fd)
     shared = Shared(arena_fd, arena_size)
-    work = tempfile.mkdtemp(prefix="submission-")
+    work = _work_folder()
     os.chdir(work)
     sys.path[:] = [p for p in sys.path if p not in ("", ".", work)]
     _apply_limits(limits, child_filter)
