@@ -233,8 +233,8 @@ class ChildFilter:
     """The child's own filter, before any student code: it may not undo die_with_parent or make
     itself dumpable, and without processes it may not make any or signal another.
 
-    Built once in the zygote (libseccomp's compiler is most of a child's set-up otherwise); each
-    child loads its own copy with its pid written into the signal rules (`load`). Where the pid
+    Built once in the zygote (libseccomp's compiler took about a millisecond of every child's
+    set-up); each child loads its own copy with its pid written into the signal rules (`load`). Where the pid
     goes is found by building the program for two pids that no child can have and comparing:
     they must differ in those comparisons alone, and the first, given the second pid, must
     become the second byte for byte; otherwise ConfineError, and the zygote does not start."""
@@ -275,11 +275,6 @@ class ChildFilter:
         _prctl(_PR_SET_NO_NEW_PRIVS, 1, "set no_new_privs")
         if _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(program), 0, 0) != 0:
             raise ConfineError(f"the seccomp filter could not be loaded ({os.strerror(ctypes.get_errno())})")
-
-
-def confine_child(processes: int) -> None:
-    """ChildFilter(processes), built and loaded here (the zygote builds it once instead)."""
-    _deny(_child_rules(processes, os.getpid()))
 
 
 def read_status() -> dict[str, str]:

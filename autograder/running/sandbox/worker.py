@@ -13,6 +13,11 @@ Python may live where nobody cannot read), holds no capability, has no_new_privs
 read through /proc or ptrace, and runs under a seccomp filter; each child adds its own filter
 (no new processes unless the limits allow them, no signals to others) and dies with the zygote.
 
+What is the same for every child is prepared once, before any fork: the imports, the child's
+seccomp program (confine.ChildFilter) and the compiled code of the source notebook's given
+cells, which the grader sends when it starts the zygote (kernel.precompile). A child changes
+only its own copy of any of it.
+
 Nothing here judges anything. The child only calls student functions on the arguments the
 grader sent and sends back what they returned. The collaborators it hands them are the
 notebook's own public stand-ins (tanh, identity, logistic, double, half_squares), or graded
