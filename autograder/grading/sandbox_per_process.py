@@ -27,16 +27,29 @@ _pools: dict[tuple[str, Limits], tuple[int, Pool]] = {}  # (sandbox, limits) -> 
 _parsed: dict[str, tuple] = {}  # the source notebook's text -> (notebook, visible tests)
 
 
-def zygote(sandbox: str, limits: Limits) -> Zygote:
-    """This process's zygote for these limits, started on first use."""
+def zygote(sandbox: str, limits: Limits, source_text: str | None = None) -> Zygote:
+    """This process's zygote for these limits, started on first use (compiling the given cells of
+    the source notebook `source_text` once for all its submissions)."""
     key = (sandbox, limits)
     owner, pool = _pools.get(key, (None, None))
     if owner != os.getpid():  # none yet, or one inherited through fork: the parent's, not ours
-        pool = Pool(1, sandbox, limits)
+        pool = Pool(1, sandbox, limits, given=_given(source_text) if source_text is not None else ())
         _pools[key] = (os.getpid(), pool)
         atexit.register(_close, pool, os.getpid())
         multiprocessing.util.Finalize(None, _close, args=(pool, os.getpid()), exitpriority=10)
     return pool.zygotes[0]
+
+
+def _given(source_text: str):
+    """The source's given cells, read when the zygote's sandbox has been started (so that the
+    notebook is parsed while the sandbox boots, not before)."""
+
+    def read() -> tuple[tuple[str, str], ...]:
+        from ..running.notebook_code import given_cells
+
+        return tuple(given_cells(parsed(source_text)[0]).items())
+
+    return read
 
 
 def _close(pool: Pool, owner: int) -> None:
@@ -70,4 +83,4 @@ def grade_here(student: str, folder: Path, source_text: str, limits: Limits, san
     from ..judging.outcome import grade_one
 
     source, visible = parsed(source_text)
-    return grade_one(student, folder, zygote(sandbox, limits), source, visible, limits)
+    return grade_one(student, folder, zygote(sandbox, limits, source_text), source, visible, limits)

@@ -49,7 +49,7 @@ def _start(parent: int, source_text: str, limits: Limits, sandbox: str, own_grou
     loading = threading.Thread(target=_load_grader, args=(source_text,))
     loading.start()
     try:
-        zygote(sandbox, limits)
+        zygote(sandbox, limits, source_text)
     except Exception:  # pragma: no cover - the first submission tries again and records why it failed
         pass
     loading.join()

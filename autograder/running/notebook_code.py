@@ -13,10 +13,16 @@ def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def given_cells(source: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> code of the source's read-only cells, in order: what every submission runs as
+    it is (public: the students' notebooks hold the same text)."""
+    return {_nbgrader(c)["grade_id"]: c.source for c in source.cells
+            if c.cell_type == "code" and _nbgrader(c).get("locked") and not _nbgrader(c).get("grade")}
+
+
 def cells_to_run(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[tuple[str, str]]:
     """(label, code) pairs to execute in order in the student's sandbox."""
-    given = {_nbgrader(c)["grade_id"]: c.source for c in source.cells
-             if c.cell_type == "code" and _nbgrader(c).get("locked") and not _nbgrader(c).get("grade")}
+    given = given_cells(source)
     demos = [c for c in source.cells if c.cell_type == "code" and not _nbgrader(c)]
     demo_ids = {c.get("id") for c in demos}
     demo_sources = {c.source.strip() for c in demos}

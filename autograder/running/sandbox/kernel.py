@@ -25,6 +25,7 @@ import linecache
 import os
 import sys
 import time
+import warnings
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.inputtransformer2 import TransformerManager
@@ -283,7 +284,10 @@ class ZMQInteractiveShell:
 
     def _compile(self, source: str, filename: str, mode: str):
         # Top-level `await` is allowed, as in a kernel (the code then makes a coroutine: _value).
-        code = compile(source, filename, mode, self._flags | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        flags = self._flags | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        code = _compiled(source, filename, mode, flags)
+        if code is None:
+            code = compile(source, filename, mode, flags, dont_inherit=True)
         self._flags |= code.co_flags & _FUTURE
         return code
 
@@ -297,7 +301,7 @@ class ZMQInteractiveShell:
         result = ExecutionResult()
         self._record_input(count, source)
         try:
-            body, last = self.compile_cell(source, f"<{label}>")
+            body, last = self.compile_cell(source, _filename(label))
             _value(body, ns)
             value = _value(last, ns) if last is not None else None
             self._record_output(count, value)
@@ -600,6 +604,93 @@ def _last_statement(source: str) -> int | None:
             return start
         end = start - 1
     return None
+
+
+def _filename(label: str) -> str:
+    """The file name a cell's code (its tracebacks, linecache) has."""
+    return f"<{label}>"
+
+
+# The zygote's compilation of the cells every submission runs (the source notebook's given cells),
+# done once before any fork: (source, filename, mode, flags) -> what compile() gave, a code object
+# or _FAILED (a SyntaxError, kept only for the trial compilation of a last expression, whose
+# failure _split swallows). A child takes each out as it runs the cell (a second compilation of
+# the same text compiles anew); its copy of the table is its own, like everything it changes.
+_COMPILED: dict[tuple[str, str, str, int], object] = {}
+_FAILED = object()
+# Compilation uses the recursion limit (3.11's symtable and AST optimiser): the zygote compiles
+# with this much of it left, and a child uses a result only with at least twice as much left
+# (the other half for C-level calls a frame count misses), so where the zygote succeeded the
+# child's compile() would have too, and would have given the same code.
+_HEADROOM = 200
+
+
+def _depth() -> int:
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
+
+
+def _compiled(source: str, filename: str, mode: str, flags: int):
+    """The zygote's code for this compile() call, or None: compile it here."""
+    if not _COMPILED:
+        return None
+    key = (source, filename, mode, flags)
+    if key not in _COMPILED or sys.getrecursionlimit() - _depth() < 2 * _HEADROOM:
+        return None
+    code = _COMPILED.pop(key)
+    sys.audit("compile", source, filename)  # what compile() itself raises, for the student's audit hooks
+    if code is _FAILED:
+        raise SyntaxError("invalid syntax", (filename, 1, 1, source.splitlines()[0] if source else ""))
+    return code
+
+
+class _Precompiler(ZMQInteractiveShell):
+    """A shell that only compiles, keeping each compile() result that depends on nothing a child
+    can change: no warning was raised (a child may have made warnings errors) and no other error."""
+
+    def _compile(self, source: str, filename: str, mode: str):
+        flags = self._flags | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        key = (source, filename, mode, flags)
+        limit = sys.getrecursionlimit()
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            sys.setrecursionlimit(_depth() + _HEADROOM)
+            try:
+                code = compile(source, filename, mode, flags, dont_inherit=True)
+            except SyntaxError:
+                if not raised and mode == "eval":
+                    _COMPILED[key] = _FAILED
+                raise
+            finally:
+                sys.setrecursionlimit(limit)
+        if not raised:
+            _COMPILED[key] = code
+        self._flags |= code.co_flags & _FUTURE
+        return code
+
+
+_PRECOMPILER: _Precompiler | None = None
+
+
+def precompile(cells: list[tuple[str, str]]) -> int:
+    """Compile `cells` ((label, source), in the order a child runs them, carrying `__future__`
+    flags from one to the next as it does, across calls too) the way a child's shell would, and
+    keep the results for every later child (in the zygote, before any fork). Returns how many
+    pieces are kept.
+    A cell that does not compile is left to each child, which gets its error itself."""
+    global _PRECOMPILER
+    if _PRECOMPILER is None:
+        _PRECOMPILER = _Precompiler({}, TRANSFORMER)
+    shell = _PRECOMPILER
+    for label, source in cells:
+        try:
+            shell.compile_cell(source, _filename(label))
+        except Exception:  # any failure: each child compiles that cell itself, and meets it
+            pass
+        linecache.cache.pop(_filename(label), None)  # each child's cell puts it there as it runs
+    return len(_COMPILED)
 
 
 TRANSFORMER = TransformerManager()  # made once in the zygote, shared by every child

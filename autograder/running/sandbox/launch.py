@@ -18,8 +18,10 @@ whether or not bubblewrap works; the Gradescope runner does this.
 """
 
 import contextlib
+import importlib.util
 import os
 import pwd
+import py_compile
 import shutil
 import socket
 import subprocess
@@ -27,6 +29,7 @@ import sys
 import sysconfig
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,10 +117,15 @@ class Zygote:
 
     user: run it (bubblewrap included) as this unprivileged user instead of the grader's own;
     needs root. None: as the grader's user.
+    given: (label, source) of the cells every submission runs as they are, in order (the source
+    notebook's given cells: public text, never an answer), which the zygote compiles once for all
+    its children (kernel.precompile); a child compiles any other cell itself. Or a function giving
+    them, called once while the first sandbox boots (the caller reads the notebook meanwhile).
     """
 
-    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None):
-        self.kit_copy, self.use_bwrap, self.limits = kit_copy, use_bwrap, limits
+    def __init__(self, kit_copy: Path, use_bwrap: bool, limits: Limits = Limits(), user: str | None = None,
+                 given: "tuple[tuple[str, str], ...] | Callable[[], tuple]" = ()):
+        self.kit_copy, self.use_bwrap, self.limits, self.given = kit_copy, use_bwrap, limits, given
         self.account = _account(user)
         # Who student code runs as: the named user, nobody when we are root, else ourselves.
         self.uid, self.gid = ((self.account.pw_uid, self.account.pw_gid) if self.account else
@@ -183,6 +191,11 @@ class Zygote:
         theirs.close()
         self.ctrl = ours
         self.ctrl.settimeout(120)
+        if callable(self.given):
+            try:
+                self.given = tuple(self.given())
+            except Exception:  # then each child compiles them, as it does any other cell
+                self.given = ()
         try:
             hello = self._recv()
         except (wire.WireError, OSError) as error:
@@ -194,6 +207,8 @@ class Zygote:
             raise SandboxError(f"the grading sandbox did not start ({error}):\n{err}") from None
         if hello.get("op") != "ready":
             raise SandboxError("the grading sandbox sent an unexpected greeting")
+        for batch in _batches(self.given):
+            self.ctrl.send(wire.encode({"op": "given", "cells": batch}))
 
     def _recv(self) -> dict:
         data = self.ctrl.recv(1 << 16)
@@ -247,6 +262,23 @@ class Zygote:
         self.start()
 
 
+# The zygote reads one control message into a buffer of 64 KiB: given cells go in batches below
+# that, and a cell too long for one message alone is left to each child to compile.
+_GIVEN_MESSAGE = 60 * 2**10
+
+
+def _batches(cells: tuple[tuple[str, str], ...]) -> list[list[list[str]]]:
+    batches: list[list[list[str]]] = [[]]
+    for label, source in cells:
+        cell = [label, source]
+        if len(wire.encode({"op": "given", "cells": [cell]})) > _GIVEN_MESSAGE:
+            continue
+        if len(wire.encode({"op": "given", "cells": batches[-1] + [cell]})) > _GIVEN_MESSAGE:
+            batches.append([])
+        batches[-1].append(cell)
+    return [batch for batch in batches if batch]
+
+
 def resolve(sandbox: str) -> str:
     """"bwrap" or "limits" for the --sandbox choice (auto: bubblewrap when installed), with a loud
     warning when student code will run without bubblewrap."""
@@ -262,28 +294,48 @@ def resolve(sandbox: str) -> str:
     return "limits"
 
 
-class Pool:
-    """The kit copy and the zygotes of one grading run (user: see Zygote)."""
+def _bytecode(source: Path, target: Path) -> list[Path]:
+    """The compiled form of a copied kit module, copied beside it: a zygote cannot write its own
+    (the copy is read-only in the sandbox), and compiling the kit's modules at every start cost
+    ~30 ms. Made in the kit's own __pycache__ when missing or stale (Python checks the source's
+    size and time against it, and compiles anew in memory on a mismatch)."""
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    try:
+        if not cached.exists() or cached.stat().st_mtime < source.stat().st_mtime:
+            py_compile.compile(str(source), cfile=str(cached), doraise=True)
+        copy = Path(importlib.util.cache_from_source(str(target)))
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copy2(cached, copy)
+    except (OSError, py_compile.PyCompileError):  # a read-only install: the zygote compiles it
+        return []
+    return [copy]
 
-    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None):
+
+class Pool:
+    """The kit copy and the zygotes of one grading run (user, given: see Zygote)."""
+
+    def __init__(self, workers: int, sandbox: str = "auto", limits: Limits = Limits(), user: str | None = None,
+                 given: tuple[tuple[str, str], ...] = ()):
         self.use_bwrap = resolve(sandbox) == "bwrap"
         missing = confine.available()
         if missing is not None:
             raise SandboxError(f"student code cannot be confined: {missing}")
         self.kit_copy = Path(tempfile.mkdtemp(prefix="kit-public-"))
+        copied = []
         for name in SANDBOX_FILES:
             target = self.kit_copy / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(KIT / name, target)
+            copied += [target, *_bytecode(KIT / name, target)]
         # Another user's zygote (or a root one become nobody) reads the copy: public code only.
         for folder in (self.kit_copy, *(p for p in self.kit_copy.rglob("*") if p.is_dir())):
             os.chmod(folder, 0o755)
-        for name in SANDBOX_FILES:
-            os.chmod(self.kit_copy / name, 0o644)
+        for path in copied:
+            os.chmod(path, 0o644)
         self.zygotes: list[Zygote] = []
         try:
             for _ in range(workers):
-                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, limits, user))
+                self.zygotes.append(Zygote(self.kit_copy, self.use_bwrap, limits, user, given))
         except BaseException:
             self.close()
             raise

@@ -13,6 +13,11 @@ Python may live where nobody cannot read), holds no capability, has no_new_privs
 read through /proc or ptrace, and runs under a seccomp filter; each child adds its own filter
 (no new processes unless the limits allow them, no signals to others) and dies with the zygote.
 
+What is the same for every child is prepared once, before any fork: the imports, the child's
+seccomp program (confine.ChildFilter) and the compiled code of the source notebook's given
+cells, which the grader sends when it starts the zygote (kernel.precompile). A child changes
+only its own copy of any of it.
+
 Nothing here judges anything. The child only calls student functions on the arguments the
 grader sent and sends back what they returned. The collaborators it hands them are the
 notebook's own public stand-ins (tanh, identity, logistic, double, half_squares), or graded
@@ -109,7 +114,7 @@ def _limit(kind: int, value: int) -> None:
         pass
 
 
-def _apply_limits(limits: dict) -> None:
+def _apply_limits(limits: dict, child_filter: confine.ChildFilter) -> None:
     confine.die_with_parent(_ZYGOTE_PID)
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
@@ -122,15 +127,16 @@ def _apply_limits(limits: dict) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    confine.confine_child(int(limits["processes"]))
+    child_filter.load()
 
 
 def _vm_size() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    """The address space in use, in bytes (VmSize: the first field of /proc/self/statm, in pages)."""
+    fd = os.open("/proc/self/statm", os.O_RDONLY)
+    try:
+        return int(os.read(fd, 256).split()[0]) * mmap.PAGESIZE
+    finally:
+        os.close(fd)
 
 
 def run_cells(namespace: dict, cells: list, seconds: float, done=None) -> list[str]:
@@ -291,13 +297,25 @@ def _send(sock: socket.socket, reply: dict, names: dict | None = None) -> None:
         wire.send(sock, {"op": "error", "message": f"the result could not be sent back: {error}"})
 
 
-def _child(fd: int, arena_fd: int, arena_size: int, limits: dict) -> None:
+def _work_folder() -> str:
+    """The child's working folder, in the zygote's private temporary place, which is emptied
+    before each child: one fixed name (a random one costs a random generator per child) unless
+    something is left there."""
+    try:
+        work = os.path.join(tempfile.gettempdir(), "submission")
+        os.mkdir(work, 0o700)
+        return work
+    except FileExistsError:
+        return tempfile.mkdtemp(prefix="submission-")
+
+
+def _child(fd: int, arena_fd: int, arena_size: int, limits: dict, child_filter: confine.ChildFilter) -> None:
     sock = socket.socket(fileno=fd)
     shared = Shared(arena_fd, arena_size)
-    work = tempfile.mkdtemp(prefix="submission-")
+    work = _work_folder()
     os.chdir(work)
     sys.path[:] = [p for p in sys.path if p not in ("", ".", work)]
-    _apply_limits(limits)
+    _apply_limits(limits, child_filter)
     serve(sock, limits, shared)
 
 
@@ -384,7 +402,10 @@ def main() -> None:
     parent = os.environ.get("KIT_PARENT")
     confine.die_with_parent(int(parent) if parent else None)
     confine.confine_zygote()
+    # Built once here, loaded by each child: with processes (limits["processes"] > 0) or without.
+    filters = {allowed: confine.ChildFilter(int(allowed)) for allowed in (False, True)}
     _ZYGOTE_PID = os.getpid()
+    tempfile.gettempdir()  # found once (it writes a file to try each place), not by every child
     for folder in scratch:  # the first child finds them as empty as every later one
         _empty(folder)
     ctrl.send(wire.encode({"op": "ready", "pid": os.getpid()}))
@@ -400,13 +421,21 @@ def main() -> None:
             for fd in fds:
                 os.close(fd)
             continue  # the child it meant has already ended and been reported
+        if command.get("op") == "given" and not fds:
+            # The source notebook's given cells, from the grader, before any fork: compiled once.
+            cells = command.get("cells")
+            if isinstance(cells, list) and all(isinstance(c, list) and len(c) == 2 and all(
+                    isinstance(part, str) for part in c) for c in cells):
+                kernel.precompile([(label, source) for label, source in cells])
+            continue
         if command.get("op") != "fork" or len(fds) != 2:
             return
+        child_filter = filters[int(command["limits"]["processes"]) > 0]
         pid = os.fork()
         if pid == 0:
             ctrl.close()
             try:
-                _child(fds[0], fds[1], command["arena"], command["limits"])
+                _child(fds[0], fds[1], command["arena"], command["limits"], child_filter)
             finally:
                 os._exit(0)
         for fd in fds:
