@@ -27,13 +27,19 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
-from nbgrader.api import Gradebook
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.nbgraderformat.common import BaseMetadataValidator
-from nbgrader.preprocessors import CheckCellMetadata, NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    NbGraderPreprocessor,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 from traitlets import default
 
 from ..homework import spec
+from .run_gradebook import open_gradebook, source_notebook
 
 SWITCH = "BACKPROP_KIT_NBGRADER"
 
@@ -146,7 +152,7 @@ class KitSaveAutoGrades(SaveAutoGrades):
     nbgrader commits after each cell's grade and comment: a dozen commits per notebook, each a
     synchronous write of SQLite's journal (most of its time per notebook on this kind of disk).
     One commit at the end writes the same rows, and a run killed halfway leaves none of the
-    notebook's grades half-saved.
+    notebook's grades half-saved. The gradebook is the run's (run_gradebook.py).
     """
 
     def preprocess(self, nb, resources):
@@ -154,7 +160,7 @@ class KitSaveAutoGrades(SaveAutoGrades):
         self.assignment_id = resources["nbgrader"]["assignment"]
         self.student_id = resources["nbgrader"]["student"]
         self.db_url = resources["nbgrader"]["db_url"]
-        self.gradebook = Gradebook(self.db_url)
+        self.gradebook = open_gradebook(self, self.db_url)
         with self.gradebook:
             session = self.gradebook.db
             self.gradebook.db = _FlushOnCommit(session)
@@ -163,6 +169,34 @@ class KitSaveAutoGrades(SaveAutoGrades):
             finally:
                 self.gradebook.db = session
             session.commit()
+        return nb, resources
+
+
+class KitOverwriteCells(OverwriteCells):
+    """nbgrader's OverwriteCells, the same checks and repairs, against the source notebook read
+    once per run (run_gradebook.SourceNotebook) rather than two queries per cell per notebook."""
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = source_notebook(self, self.db_url, self.notebook_id, self.assignment_id)
+        nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # each cell, as nbgrader
+        if self.add_missing_cells:
+            nb, resources = self.add_missing_grade_cells(nb, resources)
+            nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
+
+
+class KitOverwriteKernelspec(OverwriteKernelspec):
+    """nbgrader's OverwriteKernelspec: the source notebook's kernelspec (read once per run), when
+    it has one, replaces the submitted one."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        kernelspec = source_notebook(self, info["db_url"], info["notebook"], info["assignment"]).kernelspec
+        if kernelspec:
+            nb.metadata["kernelspec"] = kernelspec
         return nb, resources
 
 
