@@ -162,9 +162,14 @@ def test_the_kits_metadata_check_fails_exactly_what_nbgraders_fails(how):
     assert (verdicts[0] == "valid") == (how == "intact")
 
 
-NBGRADER_SANITIZE = ["nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
-                     "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
-                     "nbgrader.preprocessors.CheckCellMetadata"]
+# nbgrader's own steps where the kit has its own (KitExecute stays: the grading itself is the kit's).
+NBGRADER_STEPS = [f"--Autograde.sanitize_preprocessors=nbgrader.preprocessors.{step}" for step in
+                  ("ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "OverwriteCells", "CheckCellMetadata")]
+NBGRADER_STEPS += [f"--Autograde.autograde_preprocessors={step}" for step in
+                   ("autograder.grading.nbgrader_steps.KitExecute", "nbgrader.preprocessors.IgnorePattern",
+                    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+                    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+                    "nbgrader.preprocessors.CheckCellMetadata")]
 
 
 def _sanitize_cases(release) -> dict:
@@ -233,10 +238,11 @@ def _gradebook_rows(root) -> dict:
     return {"courses": courses, "submissions": rows}
 
 
-def test_the_kits_sanitising_steps_give_what_nbgraders_give(tmp_path):
-    """KitOverwriteKernelspec and KitOverwriteCells (the source notebook read once per run) against
-    nbgrader's OverwriteKernelspec and OverwriteCells, through the real `nbgrader autograde` on two
-    copies of a class: the same graded notebooks and the same gradebook rows."""
+def test_the_kits_steps_give_what_nbgraders_give(tmp_path):
+    """KitOverwriteKernelspec, KitOverwriteCells (the source notebook read once per run),
+    KitSaveAutoGrades (the rows read at once, one commit) and KitCheckCellMetadata against
+    nbgrader's own steps, through the real `nbgrader autograde` on two copies of a class: the same
+    failures, the same graded notebooks and the same gradebook rows."""
     import re
     import subprocess
 
@@ -248,17 +254,17 @@ def test_the_kits_sanitising_steps_give_what_nbgraders_give(tmp_path):
         cases = _sanitize_cases(release)
         for student, nb in cases.items():
             course.submit(root, student, nb)
-        stock_steps = [f"--Autograde.sanitize_preprocessors={step}" for step in NBGRADER_SANITIZE]
         result = subprocess.run([str(course._bin() / "nbgrader"), "autograde", spec.ASSIGNMENT, "--force",
-                                 "--log-level=DEBUG", *(stock_steps if way == "nbgrader" else [])],
+                                 "--log-level=DEBUG", *(NBGRADER_STEPS if way == "nbgrader" else [])],
                                 cwd=root, env=course._env(), capture_output=True, text=True, timeout=900)
         assert result.returncode in (0, 1), result.stderr[-3000:]
         roots[way], logs[way] = root, result.stderr
     failed = {way: set(re.findall(r"error processing assignment 'backprop' for student '(\w+)'", log))
               for way, log in logs.items()}
     assert failed["kit"] == failed["nbgrader"] == {"deleted_test_after_helper", "unknown_id"}
-    # nbgrader's OverwriteKernelspec logs the source's kernelspec: it ran in the second class only.
+    # nbgrader's own steps ran in the second class only (OverwriteKernelspec logs the source's kernelspec).
     assert "Source notebook kernelspec" in logs["nbgrader"] and "Source notebook kernelspec" not in logs["kit"]
+    assert "preprocessor: SaveAutoGrades" in logs["nbgrader"] and "preprocessor: SaveAutoGrades" not in logs["kit"]
     assert logs["kit"].count("with the kit (ahead)") == len(cases) - len(failed["kit"])
     kit, stock = (_gradebook_rows(roots[way]) for way in ("kit", "nbgrader"))
     assert kit == stock

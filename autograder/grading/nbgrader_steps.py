@@ -39,7 +39,7 @@ from nbgrader.preprocessors import (
 from traitlets import default
 
 from ..homework import spec
-from .run_gradebook import open_gradebook, source_notebook
+from .run_gradebook import source_notebook, submission_gradebook
 
 SWITCH = "BACKPROP_KIT_NBGRADER"
 
@@ -152,7 +152,8 @@ class KitSaveAutoGrades(SaveAutoGrades):
     nbgrader commits after each cell's grade and comment: a dozen commits per notebook, each a
     synchronous write of SQLite's journal (most of its time per notebook on this kind of disk).
     One commit at the end writes the same rows, and a run killed halfway leaves none of the
-    notebook's grades half-saved. The gradebook is the run's (run_gradebook.py).
+    notebook's grades half-saved. The gradebook is the run's, its rows for this notebook read in
+    four queries (run_gradebook.submission_gradebook).
     """
 
     def preprocess(self, nb, resources):
@@ -160,7 +161,7 @@ class KitSaveAutoGrades(SaveAutoGrades):
         self.assignment_id = resources["nbgrader"]["assignment"]
         self.student_id = resources["nbgrader"]["student"]
         self.db_url = resources["nbgrader"]["db_url"]
-        self.gradebook = open_gradebook(self, self.db_url)
+        self.gradebook = submission_gradebook(self, self.db_url, self.notebook_id, self.assignment_id, self.student_id)
         with self.gradebook:
             session = self.gradebook.db
             self.gradebook.db = _FlushOnCommit(session)

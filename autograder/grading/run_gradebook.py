@@ -37,19 +37,68 @@ class _OnEngine(Gradebook):
         self.db.remove()  # the engine stays for the run's next step
 
 
-def open_gradebook(step, db_url: str) -> Gradebook:
-    """A Gradebook for one step: on the run's shared engine inside a run, nbgrader's own outside."""
-    converter = converter_of(step)
-    if converter is None:
-        return Gradebook(db_url)
+class _SubmissionRows(_OnEngine):
+    """_OnEngine whose find_grade and find_comment for one submitted notebook come from four
+    queries made up front (the same rows, in the same session) instead of two joined queries a
+    cell; any other lookup, or a miss, is nbgrader's own query."""
+
+    _rows = None  # ((notebook, assignment, student), grades by cell name, comments by cell name)
+
+    def load(self, notebook: str, assignment: str, student: str) -> None:
+        from nbgrader.api import Comment, Grade, GradeCell, SolutionCell, TaskCell
+
+        try:
+            submitted = self.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry:
+            return  # each lookup then fails as nbgrader's does
+
+        def by_name(row, *kinds):  # nbgrader looks in the first kind of cell, then the next
+            found = {}
+            for kind in reversed(kinds):
+                query = self.db.query(row, kind.name).join(kind, kind.id == row.cell_id)
+                found.update({name: r for r, name in query.filter(row.notebook_id == submitted.id)})
+            return found
+
+        self._rows = ((notebook, assignment, student), by_name(Grade, GradeCell, TaskCell),
+                      by_name(Comment, SolutionCell, TaskCell))
+
+    def find_grade(self, grade_cell: str, notebook: str, assignment: str, student: str):
+        if self._rows and self._rows[0] == (notebook, assignment, student) and grade_cell in self._rows[1]:
+            return self._rows[1][grade_cell]
+        return super().find_grade(grade_cell, notebook, assignment, student)
+
+    def find_comment(self, solution_cell: str, notebook: str, assignment: str, student: str):
+        if self._rows and self._rows[0] == (notebook, assignment, student) and solution_cell in self._rows[2]:
+            return self._rows[2][solution_cell]
+        return super().find_comment(solution_cell, notebook, assignment, student)
+
+
+def _run_engine(converter, db_url: str):
+    """The run's engine for db_url, made on first use by nbgrader's own Gradebook."""
     engines = converter.__dict__.setdefault("_kit_engines", {})
     if db_url not in engines:
         first = Gradebook(db_url)  # as stock: tables created if missing, the default course row
         first.db.remove()
         engines[db_url] = first.engine
         weakref.finalize(converter, first.engine.dispose)
-        return _OnEngine(first.engine)
-    return _OnEngine(engines[db_url])
+    return engines[db_url]
+
+
+def submission_gradebook(step, db_url: str, notebook: str, assignment: str, student: str) -> Gradebook:
+    """A Gradebook for a step that reads and writes one submitted notebook's grades and comments:
+    in a run, on the run's engine with those rows loaded at once; nbgrader's own outside a run."""
+    converter = converter_of(step)
+    if converter is None:
+        return Gradebook(db_url)
+    gradebook = _SubmissionRows(_run_engine(converter, db_url))
+    gradebook.load(notebook, assignment, student)
+    return gradebook
+
+
+def open_gradebook(step, db_url: str) -> Gradebook:
+    """A Gradebook for one step: on the run's shared engine inside a run, nbgrader's own outside."""
+    converter = converter_of(step)
+    return Gradebook(db_url) if converter is None else _OnEngine(_run_engine(converter, db_url))
 
 
 def _cell(cell) -> SimpleNamespace:
