@@ -12,6 +12,10 @@ nbgrader_config.py puts these in nbgrader's pipelines:
   and nbgrader itself handles timestamps, exchange files and the re-grading of newer
   submissions. On a run over several students the class is graded ahead in the kit's worker
   processes (ahead.py).
+- nbgrader's own steps doing the same work in fewer queries and validations:
+  `KitOverwriteKernelspec` and `KitOverwriteCells` (the source notebook read once per run),
+  `KitSaveAutoGrades` (one transaction, the notebook's rows read at once) and
+  `KitCheckCellMetadata` (the schema compiled once); run_gradebook.py shares one engine per run.
 - `KitFeedbackExporter` is `GenerateFeedback`'s exporter: the page it writes is the kit's
   (feedback.render), from results.json and the gradebook; without results.json it fails that
   student with a message rather than publish nbgrader's rendering, which quotes the hidden tests.
