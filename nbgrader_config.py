@@ -38,12 +38,13 @@ if os.environ.get("BACKPROP_KIT_NBGRADER", "kit").strip().lower() != "stock":
         "nbgrader.preprocessors.AssignLatePenalties",
         "autograder.grading.nbgrader_steps.KitCheckCellMetadata",
     ]
-    # nbgrader's sanitising pass, with the same metadata checks done with the schema compiled once.
+    # nbgrader's sanitising pass, with the same metadata checks done with the schema compiled once and
+    # the source notebook's cells read from the gradebook once per run.
     c.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
         "nbgrader.preprocessors.DeduplicateIds",
-        "nbgrader.preprocessors.OverwriteKernelspec",
-        "nbgrader.preprocessors.OverwriteCells",
+        "autograder.grading.nbgrader_steps.KitOverwriteKernelspec",
+        "autograder.grading.nbgrader_steps.KitOverwriteCells",
         "autograder.grading.nbgrader_steps.KitCheckCellMetadata",
     ]
     c.GenerateFeedback.preprocessors = []

@@ -160,3 +160,121 @@ def test_the_kits_metadata_check_fails_exactly_what_nbgraders_fails(how):
             verdicts.append(f"{type(error).__name__}: {error}")
     assert verdicts[0] == verdicts[1]
     assert (verdicts[0] == "valid") == (how == "intact")
+
+
+# nbgrader's own steps where the kit has its own (KitExecute stays: the grading itself is the kit's).
+NBGRADER_STEPS = [f"--Autograde.sanitize_preprocessors=nbgrader.preprocessors.{step}" for step in
+                  ("ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "OverwriteCells", "CheckCellMetadata")]
+NBGRADER_STEPS += [f"--Autograde.autograde_preprocessors={step}" for step in
+                   ("autograder.grading.nbgrader_steps.KitExecute", "nbgrader.preprocessors.IgnorePattern",
+                    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+                    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+                    "nbgrader.preprocessors.CheckCellMetadata")]
+
+
+def _sanitize_cases(release) -> dict:
+    """Submissions that make each of nbgrader's sanitising steps act: an edited locked cell, a
+    deleted test cell (put back: add_missing_cells), a test cell whose points, type or lock were
+    changed, a foreign kernelspec, a cell whose grade_id the gradebook does not know."""
+    import copy
+
+    reference = fill(release, reference_answers())
+    cases = {"reference": reference}
+
+    def variant(name, edit):
+        nb = copy.deepcopy(reference)
+        edit(nb)
+        cases[name] = nb
+
+    def graded(nb):
+        return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+    def locked(nb):
+        return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")
+                    and not c.metadata["nbgrader"].get("grade"))
+
+    variant("edited_locked", lambda nb: setattr(locked(nb), "source", locked(nb).source + "\nx = 1\n"))
+    def after_answer(nb):  # nbgrader puts a deleted test back after the answer or test before it
+        def marks(cell):
+            return {k for k, v in cell.metadata.get("nbgrader", {}).items() if v is True}
+
+        return next(c for i, c in enumerate(nb.cells) if i and "grade" in marks(c)
+                    and {"grade", "solution"} & marks(nb.cells[i - 1]))
+
+    variant("deleted_test", lambda nb: nb.cells.remove(after_answer(nb)))
+    # After a locked helper nbgrader's add_missing_grade_cells fails (KeyError): a failure either way.
+    variant("deleted_test_after_helper", lambda nb: nb.cells.remove(graded(nb)[-1]))
+    variant("points", lambda nb: graded(nb)[0].metadata["nbgrader"].update(points=99))
+    variant("unlocked", lambda nb: graded(nb)[1].metadata["nbgrader"].update(locked=False))
+    variant("kernelspec", lambda nb: nb.metadata.update(kernelspec={"name": "other", "display_name": "Other",
+                                                                    "language": "python"}))
+
+    def retyped(nb):
+        cell = graded(nb)[2]
+        cell.cell_type = "markdown"
+        del cell["outputs"], cell["execution_count"]
+
+    variant("retyped", retyped)
+    # A grade_id the gradebook does not know is dropped, and add_missing_task_cells then fails.
+    variant("unknown_id", lambda nb: locked(nb).metadata["nbgrader"].update(grade_id="not_in_the_gradebook"))
+    return cases
+
+
+def _gradebook_rows(root) -> dict:
+    """What the gradebook holds of each submission, by names (ids are random per run)."""
+    from nbgrader.api import Gradebook
+
+    rows = {}
+    with Gradebook(course.config(root).CourseDirectory.db_url) as gb:
+        courses = sorted(c.id for c in gb.db.query(type(gb.check_course())).all())
+        for student in gb.students:
+            for submission in student.submissions:
+                for notebook in submission.notebooks:
+                    rows[student.id, notebook.name] = {
+                        "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade, g.max_score)
+                                         for g in notebook.grades),
+                        "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in notebook.comments),
+                        "penalty": notebook.late_submission_penalty, "flagged": notebook.flagged}
+    return {"courses": courses, "submissions": rows}
+
+
+def test_the_kits_steps_give_what_nbgraders_give(tmp_path):
+    """KitOverwriteKernelspec, KitOverwriteCells (the source notebook read once per run),
+    KitSaveAutoGrades (the rows read at once, one commit) and KitCheckCellMetadata against
+    nbgrader's own steps, through the real `nbgrader autograde` on two copies of a class: the same
+    failures, the same graded notebooks and the same gradebook rows."""
+    import re
+    import subprocess
+
+    import nbformat
+
+    roots, logs = {}, {}
+    for way in ("kit", "nbgrader"):
+        root, release = released_course(tmp_path / way)
+        cases = _sanitize_cases(release)
+        for student, nb in cases.items():
+            course.submit(root, student, nb)
+        result = subprocess.run([str(course._bin() / "nbgrader"), "autograde", spec.ASSIGNMENT, "--force",
+                                 "--log-level=DEBUG", *(NBGRADER_STEPS if way == "nbgrader" else [])],
+                                cwd=root, env=course._env(), capture_output=True, text=True, timeout=900)
+        assert result.returncode in (0, 1), result.stderr[-3000:]
+        roots[way], logs[way] = root, result.stderr
+    failed = {way: set(re.findall(r"error processing assignment 'backprop' for student '(\w+)'", log))
+              for way, log in logs.items()}
+    assert failed["kit"] == failed["nbgrader"] == {"deleted_test_after_helper", "unknown_id"}
+    # nbgrader's own steps ran in the second class only (OverwriteKernelspec logs the source's kernelspec).
+    assert "Source notebook kernelspec" in logs["nbgrader"] and "Source notebook kernelspec" not in logs["kit"]
+    assert "preprocessor: SaveAutoGrades" in logs["nbgrader"] and "preprocessor: SaveAutoGrades" not in logs["kit"]
+    assert logs["kit"].count("with the kit (ahead)") == len(cases) - len(failed["kit"])
+    kit, stock = (_gradebook_rows(roots[way]) for way in ("kit", "nbgrader"))
+    assert kit == stock
+    assert {student for student, _ in kit["submissions"]} == set(cases)
+    for student in set(cases) - failed["kit"]:
+        graded = [nbformat.read(roots[way] / "autograded" / student / "backprop" / "backprop.ipynb", as_version=4)
+                  for way in ("kit", "nbgrader")]
+        for nb in graded:  # a cell put back gets a random id when written
+            for cell in nb.cells:
+                if "was missing from the submission" in cell.source:
+                    cell.id = "put-back"
+        assert graded[0] == graded[1], student
+    assert sum(g[1] for g in kit["submissions"]["reference", spec.NOTEBOOK]["grades"]) == spec.TOTAL_POINTS

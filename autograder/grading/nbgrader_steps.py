@@ -12,6 +12,10 @@ nbgrader_config.py puts these in nbgrader's pipelines:
   and nbgrader itself handles timestamps, exchange files and the re-grading of newer
   submissions. On a run over several students the class is graded ahead in the kit's worker
   processes (ahead.py).
+- nbgrader's own steps doing the same work in fewer queries and validations:
+  `KitOverwriteKernelspec` and `KitOverwriteCells` (the source notebook read once per run),
+  `KitSaveAutoGrades` (one transaction, the notebook's rows read at once) and
+  `KitCheckCellMetadata` (the schema compiled once); run_gradebook.py shares one engine per run.
 - `KitFeedbackExporter` is `GenerateFeedback`'s exporter: the page it writes is the kit's
   (feedback.render), from results.json and the gradebook; without results.json it fails that
   student with a message rather than publish nbgrader's rendering, which quotes the hidden tests.
@@ -27,13 +31,19 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
-from nbgrader.api import Gradebook
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.nbgraderformat.common import BaseMetadataValidator
-from nbgrader.preprocessors import CheckCellMetadata, NbGraderPreprocessor, SaveAutoGrades
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    NbGraderPreprocessor,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 from traitlets import default
 
 from ..homework import spec
+from .run_gradebook import source_notebook, submission_gradebook
 
 SWITCH = "BACKPROP_KIT_NBGRADER"
 
@@ -146,7 +156,8 @@ class KitSaveAutoGrades(SaveAutoGrades):
     nbgrader commits after each cell's grade and comment: a dozen commits per notebook, each a
     synchronous write of SQLite's journal (most of its time per notebook on this kind of disk).
     One commit at the end writes the same rows, and a run killed halfway leaves none of the
-    notebook's grades half-saved.
+    notebook's grades half-saved. The gradebook is the run's, its rows for this notebook read in
+    four queries (run_gradebook.submission_gradebook).
     """
 
     def preprocess(self, nb, resources):
@@ -154,7 +165,7 @@ class KitSaveAutoGrades(SaveAutoGrades):
         self.assignment_id = resources["nbgrader"]["assignment"]
         self.student_id = resources["nbgrader"]["student"]
         self.db_url = resources["nbgrader"]["db_url"]
-        self.gradebook = Gradebook(self.db_url)
+        self.gradebook = submission_gradebook(self, self.db_url, self.notebook_id, self.assignment_id, self.student_id)
         with self.gradebook:
             session = self.gradebook.db
             self.gradebook.db = _FlushOnCommit(session)
@@ -163,6 +174,34 @@ class KitSaveAutoGrades(SaveAutoGrades):
             finally:
                 self.gradebook.db = session
             session.commit()
+        return nb, resources
+
+
+class KitOverwriteCells(OverwriteCells):
+    """nbgrader's OverwriteCells, the same checks and repairs, against the source notebook read
+    once per run (run_gradebook.SourceNotebook) rather than two queries per cell per notebook."""
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = source_notebook(self, self.db_url, self.notebook_id, self.assignment_id)
+        nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # each cell, as nbgrader
+        if self.add_missing_cells:
+            nb, resources = self.add_missing_grade_cells(nb, resources)
+            nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
+
+
+class KitOverwriteKernelspec(OverwriteKernelspec):
+    """nbgrader's OverwriteKernelspec: the source notebook's kernelspec (read once per run), when
+    it has one, replaces the submitted one."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        kernelspec = source_notebook(self, info["db_url"], info["notebook"], info["assignment"]).kernelspec
+        if kernelspec:
+            nb.metadata["kernelspec"] = kernelspec
         return nb, resources
 
 
