@@ -1,6 +1,7 @@
-"""CPU of the grader-child message codec: main's (read from git) against this tree's, one run.
+"""CPU of the grader-child message codec: an earlier commit's (read from git; by default the
+last one with the per-value codec) against this tree's, in one run.
 
-    .venv/bin/python bench/wire_codec.py [--base main] [--repeat 20]
+    .venv/bin/python bench/wire_codec.py [--base f117926] [--repeat 20]
 
 Grades one reference submission in a sandboxed child and records every message of its
 exchange as the grader saw it: the values it sent (with the arrays it put in the arena) and the
@@ -123,7 +124,7 @@ def measure(codec, sent: list, got: list, repeat: int) -> tuple[list[float], lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", default="main")
+    parser.add_argument("--base", default="f117926", help="the commit whose codec is the baseline")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     sent, got = capture()
